@@ -1,0 +1,52 @@
+# etl_platform: `make help` lists the targets.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+MANIFEST := dbt_project/target/manifest.json
+DAYS ?= 3
+ORDERS_PER_DAY ?= 2000
+export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
+
+.PHONY: help install manifest demo test lint format typecheck dev clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install the project with its dev tools
+
+$(MANIFEST): $(STAMP) $(shell find dbt_project/models dbt_project/macros dbt_project/tests -type f 2>/dev/null) dbt_project/dbt_project.yml
+	cd dbt_project && ../$(BIN)/dbt parse --quiet --profiles-dir . --target local
+
+manifest: $(MANIFEST) ## Prepare the dbt manifest that the curated assets load
+
+demo: $(MANIFEST) ## Generate demo files, build every layer for DAYS days, print the per-layer summary
+	$(BIN)/python -m etl_platform.cli demo --days $(DAYS) --orders-per-day $(ORDERS_PER_DAY)
+
+test: $(MANIFEST) ## Run the test suite (real DuckDB, Delta, dbt, Dagster instance and CLI)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy etl_platform
+	$(BIN)/pytest -n 2 etl_platform_tests
+
+lint: $(STAMP) ## ruff lint and format check
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+format: $(STAMP) ## Format and autofix with ruff
+	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
+
+typecheck: $(STAMP) ## mypy on the package
+	$(BIN)/mypy etl_platform
+
+dev: $(MANIFEST) ## Start the Dagster UI and daemon on the whole graph (http://127.0.0.1:3000)
+	mkdir -p $(DAGSTER_HOME)
+	$(BIN)/dagster dev -m etl_platform.definitions
+
+clean: ## Remove generated data, dbt artifacts and the venv
+	rm -rf data dbt_project/target dbt_project/logs $(VENV)

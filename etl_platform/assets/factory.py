@@ -1,0 +1,39 @@
+"""The source factory: one spec in, its raw, staging and quarantine assets, job and sensor out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import dagster as dg
+
+from etl_platform.assets.raw import build_raw_asset, raw_key
+from etl_platform.assets.staging import build_staging_assets, quarantine_key, staging_key
+from etl_platform.partitions import daily_partitions
+from etl_platform.sensors.landing import build_landing_sensor
+from etl_platform.sources.model import SourceSpec
+
+
+@dataclass(frozen=True)
+class SourceDefinitions:
+    """Everything the platform defines for one source."""
+
+    assets: list[dg.AssetsDefinition]
+    job: Any  # what dg.define_asset_job returns; its class is not public
+    sensor: dg.SensorDefinition
+
+
+def build_source(spec: SourceSpec) -> SourceDefinitions:
+    """Turn a validated spec into its Dagster definitions."""
+    partitions = daily_partitions()
+    job = dg.define_asset_job(
+        name=f"ingest_{spec.name}",
+        selection=dg.AssetSelection.assets(raw_key(spec), staging_key(spec), quarantine_key(spec)),
+        partitions_def=partitions,
+        description=f"Land, stage and quarantine one day of {spec.name}.",
+    )
+    return SourceDefinitions(
+        assets=[build_raw_asset(spec), build_staging_assets(spec)],
+        job=job,
+        sensor=build_landing_sensor(spec, job.name, partitions),
+    )

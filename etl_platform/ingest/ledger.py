@@ -1,0 +1,85 @@
+"""The ledger of landed files: decides, by content hash, which files are new and which re-deliveries.
+
+The ledger, not the sensor, is what keeps a file that lands twice from loading twice: a sensor cursor
+can be lost, the ledger cannot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+from etl_platform.ingest.landing import LandedFile
+
+LEDGER_DDL = """
+CREATE SCHEMA IF NOT EXISTS _etl;
+CREATE TABLE IF NOT EXISTS _etl.file_ledger (
+    source VARCHAR NOT NULL,
+    file_key VARCHAR NOT NULL,
+    sha256 VARCHAR NOT NULL,
+    size BIGINT NOT NULL,
+    partition_key VARCHAR NOT NULL,
+    status VARCHAR NOT NULL,
+    duplicate_of VARCHAR,
+    run_id VARCHAR NOT NULL,
+    registered_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (source, file_key)
+);
+"""
+
+
+@dataclass(frozen=True)
+class LedgerDecision:
+    """What the ledger decided for one file: load it, or skip it as a copy of `duplicate_of`."""
+
+    file: LandedFile
+    sha256: str
+    duplicate_of: str | None
+
+    @property
+    def load(self) -> bool:
+        """Whether the file's rows go to raw."""
+        return self.duplicate_of is None
+
+
+def register(
+    con: duckdb.DuckDBPyConnection, source: str, files: list[tuple[LandedFile, str]], run_id: str
+) -> list[LedgerDecision]:
+    """Record files with their hashes; a file whose content another key already delivered is skipped.
+
+    Registration is idempotent: re-registering the same key with the same content gives the same
+    decision, so re-materializing a partition re-loads exactly the same files.
+    """
+    con.execute(LEDGER_DDL)
+    decisions = []
+    con.execute("BEGIN")
+    try:
+        for landed, sha in sorted(files):
+            original = con.execute(
+                "SELECT file_key FROM _etl.file_ledger WHERE source = ? AND sha256 = ? "
+                "AND file_key <> ? AND status = 'loaded' ORDER BY registered_at, file_key LIMIT 1",
+                [source, sha, landed.key],
+            ).fetchone()
+            duplicate_of = original[0] if original else None
+            con.execute(
+                "INSERT OR REPLACE INTO _etl.file_ledger "
+                "(source, file_key, sha256, size, partition_key, status, duplicate_of, run_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    source,
+                    landed.key,
+                    sha,
+                    landed.size,
+                    landed.partition_key,
+                    "duplicate" if duplicate_of else "loaded",
+                    duplicate_of,
+                    run_id,
+                ],
+            )
+            decisions.append(LedgerDecision(landed, sha, duplicate_of))
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return decisions

@@ -1,0 +1,186 @@
+"""Streaming readers: landed files as Arrow record batches of strings, rows exactly as read.
+
+Raw keeps every value as the text it arrived as, so a later fix to parsing can replay raw without
+asking the source again. Records that cannot be parsed are kept too, whole, in `_raw_record`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+BATCH_ROWS = 65_536
+# ~28 K order rows a block: large enough to amortize per-batch costs, small enough to stream.
+CSV_BLOCK_BYTES = 4 << 20
+RAW_RECORD = "_raw_record"
+SOURCE_LINE = "_source_line"
+
+
+def normalize_header(name: str) -> str:
+    """Header text as a column name: trimmed and lower-cased (`" Amount"` matches `amount`)."""
+    return name.strip().lower()
+
+
+def file_columns(path: Path, fmt: str) -> list[str]:
+    """The column names a file declares, normalized, without reading its rows."""
+    if fmt == "csv":
+        with path.open(newline="", encoding="utf-8") as handle:
+            header = next(csv.reader(handle), [])
+        return [normalize_header(h) for h in header]
+    if fmt == "parquet":
+        return [normalize_header(n) for n in pq.read_schema(path).names]
+    seen: dict[str, None] = {}
+    with path.open(encoding="utf-8") as handle:
+        for _, line in zip(range(1_000), handle, strict=False):
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(record, dict):
+                seen.update(dict.fromkeys(normalize_header(k) for k in record))
+    return list(seen)
+
+
+def read_batches(path: Path, fmt: str, columns: list[str]) -> Iterator[pa.RecordBatch]:
+    """Yield batches with `columns` (strings, missing ones null), `_source_line`, `_raw_record`."""
+    if fmt == "csv":
+        yield from _csv_batches(path, columns)
+    elif fmt == "jsonl":
+        yield from _jsonl_batches(path, columns)
+    elif fmt == "parquet":
+        yield from _parquet_batches(path, columns)
+    else:
+        raise ValueError(f"unsupported format {fmt!r}")
+
+
+def batch_schema(columns: list[str]) -> pa.Schema:
+    """The schema every reader yields: string columns plus line number and unparsed record."""
+    fields = [pa.field(c, pa.string()) for c in columns]
+    return pa.schema(
+        [*fields, pa.field(SOURCE_LINE, pa.int64()), pa.field(RAW_RECORD, pa.string())]
+    )
+
+
+def _conform(
+    table_columns: dict[str, pa.Array], n: int, lines: pa.Array, columns: list[str]
+) -> pa.RecordBatch:
+    arrays = [table_columns.get(c, pa.nulls(n, pa.string())) for c in columns]
+    return pa.RecordBatch.from_arrays(
+        [*arrays, lines, pa.nulls(n, pa.string())], schema=batch_schema(columns)
+    )
+
+
+def _csv_batches(path: Path, columns: list[str]) -> Iterator[pa.RecordBatch]:
+    header = file_columns(path, "csv")
+    if len(set(header)) != len(header) or "" in header:
+        raise ValueError(f"{path}: duplicate or empty column names in header {header}")
+    bad_rows: list[tuple[int, str]] = []
+
+    def keep_invalid(row: pacsv.InvalidRow) -> str:
+        # A row with the wrong number of fields is kept whole, to be quarantined, never dropped.
+        bad_rows.append((row.number or 0, row.text))
+        return "skip"
+
+    reader = pacsv.open_csv(
+        path,
+        # Single-threaded so the invalid-row handler learns physical line numbers.
+        read_options=pacsv.ReadOptions(
+            column_names=header, skip_rows=1, block_size=CSV_BLOCK_BYTES, use_threads=False
+        ),
+        parse_options=pacsv.ParseOptions(invalid_row_handler=keep_invalid),
+        convert_options=pacsv.ConvertOptions(
+            column_types=dict.fromkeys(header, pa.string()), strings_can_be_null=False
+        ),
+    )
+    line = 2  # line 1 is the header
+    for batch in reader:
+        by_name = {name: batch.column(i) for i, name in enumerate(header) if name in columns}
+        lines, line = _good_lines(line, batch.num_rows, {n for n, _ in bad_rows})
+        yield _conform(by_name, batch.num_rows, lines, columns)
+    if bad_rows:
+        yield _unparsed_batch(bad_rows, columns)
+
+
+def _good_lines(start: int, n: int, bad: set[int]) -> tuple[pa.Array, int]:
+    """Line numbers of `n` parsed rows from `start`, stepping over the lines skipped as invalid."""
+    if not any(start <= b < start + n + len(bad) for b in bad):
+        return pa.array(range(start, start + n), pa.int64()), start + n
+    lines: list[int] = []
+    line = start
+    while len(lines) < n:
+        if line not in bad:
+            lines.append(line)
+        line += 1
+    return pa.array(lines, pa.int64()), line
+
+
+def _unparsed_batch(rows: list[tuple[int, str]], columns: list[str]) -> pa.RecordBatch:
+    n = len(rows)
+    return pa.RecordBatch.from_arrays(
+        [
+            *(pa.nulls(n, pa.string()) for _ in columns),
+            pa.array([r[0] for r in rows], pa.int64()),
+            pa.array([r[1] for r in rows], pa.string()),
+        ],
+        schema=batch_schema(columns),
+    )
+
+
+def _as_text(value: object) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _jsonl_batches(path: Path, columns: list[str]) -> Iterator[pa.RecordBatch]:
+    records: list[dict[str, str | None]] = []
+    lines: list[int] = []
+    bad: list[tuple[int, str]] = []
+    with path.open(encoding="utf-8") as handle:
+        for number, text in enumerate(handle, start=1):
+            if not text.strip():
+                continue
+            try:
+                # Numbers stay the text they were sent as: `1.50` must not become `1.5` in raw.
+                record = json.loads(text, parse_float=str, parse_int=str)
+            except json.JSONDecodeError:
+                record = None
+            if not isinstance(record, dict):
+                bad.append((number, text.rstrip("\n")))
+                continue
+            records.append({normalize_header(k): _as_text(v) for k, v in record.items()})
+            lines.append(number)
+            if len(records) == BATCH_ROWS:
+                yield _records_batch(records, lines, columns)
+                records, lines = [], []
+    if records:
+        yield _records_batch(records, lines, columns)
+    if bad:
+        yield _unparsed_batch(bad, columns)
+
+
+def _records_batch(
+    records: list[dict[str, str | None]], lines: list[int], columns: list[str]
+) -> pa.RecordBatch:
+    arrays = [pa.array([r.get(c) for r in records], pa.string()) for c in columns]
+    return pa.RecordBatch.from_arrays(
+        [*arrays, pa.array(lines, pa.int64()), pa.nulls(len(records), pa.string())],
+        schema=batch_schema(columns),
+    )
+
+
+def _parquet_batches(path: Path, columns: list[str]) -> Iterator[pa.RecordBatch]:
+    parquet = pq.ParquetFile(path)
+    names = {normalize_header(n): n for n in parquet.schema_arrow.names}
+    line = 1
+    for batch in parquet.iter_batches(batch_size=BATCH_ROWS):
+        by_name = {c: batch.column(names[c]).cast(pa.string()) for c in columns if c in names}
+        lines = pa.array(range(line, line + batch.num_rows), pa.int64())
+        yield _conform(by_name, batch.num_rows, lines, columns)
+        line += batch.num_rows

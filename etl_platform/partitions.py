@@ -1,0 +1,34 @@
+"""The platform's one partitioning scheme: daily, by event time, in one time zone."""
+
+from __future__ import annotations
+
+import os
+from datetime import date, datetime, timedelta
+
+import dagster as dg
+
+DEFAULT_TIMEZONE = "Asia/Kolkata"
+DEFAULT_START = "2025-01-01"
+
+
+def platform_timezone() -> str:
+    """The time zone that decides which day a row belongs to (`ETL_TIMEZONE`)."""
+    return os.environ.get("ETL_TIMEZONE", DEFAULT_TIMEZONE)
+
+
+def daily_partitions() -> dg.DailyPartitionsDefinition:
+    """Daily partitions from `ETL_PARTITIONS_START`; every partitioned asset shares this one."""
+    return dg.DailyPartitionsDefinition(
+        start_date=os.environ.get("ETL_PARTITIONS_START", DEFAULT_START),
+        timezone=platform_timezone(),
+    )
+
+
+def partition_dates(keys: list[str] | tuple[str, ...]) -> list[date]:
+    """Partition keys (`YYYY-MM-DD`) as dates, sorted."""
+    return sorted(datetime.strptime(k, "%Y-%m-%d").date() for k in keys)
+
+
+def date_range(start: date, end: date) -> list[date]:
+    """Every day from start to end, both included."""
+    return [start + timedelta(days=i) for i in range((end - start).days + 1)]

@@ -1,0 +1,34 @@
+"""Deterministic deduplication as SQL window ranks.
+
+Ties on the "latest" column are broken by source file and line: without that stable order, reruns
+and engines disagree on which of two equally recent rows wins.
+"""
+
+from __future__ import annotations
+
+from etl_platform.io.sql import quote
+from etl_platform.sources.model import SourceSpec
+
+PARTITION = '"_partition_date"'
+LINEAGE_ORDER = '"_source_file", "_source_line"'
+
+
+def exact_copy_rank(spec: SourceSpec) -> str:
+    """1 for the first copy of a row whose values are all identical to another's, 2+ for repeats."""
+    columns = ", ".join(quote(c) for c in spec.column_names)
+    return f"row_number() OVER (PARTITION BY {PARTITION}, {columns} ORDER BY {LINEAGE_ORDER})"
+
+
+def version_rank(spec: SourceSpec) -> str:
+    """1 for the latest version of a primary key (by the spec's `latest_by`), 2+ for older ones."""
+    keys = ", ".join(quote(c) for c in spec.primary_key)
+    latest = quote(spec.dedup.latest_by)
+    return (
+        f"row_number() OVER (PARTITION BY {PARTITION}, {keys} ORDER BY {latest} DESC NULLS LAST, "
+        '"_source_file" DESC, "_source_line" DESC)'
+    )
+
+
+def value_rank(column: str) -> str:
+    """1 for the first row holding a value of a `unique` column, 2+ for rows repeating it."""
+    return f"row_number() OVER (PARTITION BY {PARTITION}, {quote(column)} ORDER BY {LINEAGE_ORDER})"

@@ -1,0 +1,200 @@
+"""Raw rows to staging rows: cleanse, type, validate, deduplicate, mask; the rest to quarantine.
+
+Set-wise work runs in an in-process DuckDB; pandas only ever sees bounded validation chunks.
+Every row read ends in exactly one place (staged, quarantined with one reason, or dropped as a
+counted duplicate), and the step fails loudly if the counts do not add up.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date
+from zoneinfo import ZoneInfo
+
+import duckdb
+import pyarrow as pa
+import pyarrow.dataset as ds
+
+from etl_platform.io.sql import quote
+from etl_platform.quality.reasons import Reason
+from etl_platform.quality.schema import build_schema
+from etl_platform.quality.validate import validate_chunks
+from etl_platform.sources.model import MaskMethod, SourceSpec
+from etl_platform.transform import cleanse, dedup
+from etl_platform.transform.pii import mask_array
+
+VALIDATION_BATCH_ROWS = 100_000
+LINEAGE = ("_partition_date", "_source_file", "_source_line")
+
+
+@dataclass
+class PartitionStats:
+    """Where one partition's rows went; `read` always equals the sum of the others."""
+
+    read: int = 0
+    staged: int = 0
+    exact_duplicates: int = 0
+    superseded: int = 0
+    quarantined: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def balanced(self) -> bool:
+        """Whether nothing was lost or counted twice."""
+        total = (
+            self.staged + self.exact_duplicates + self.superseded + sum(self.quarantined.values())
+        )
+        return total == self.read
+
+
+@dataclass
+class StagingResult:
+    """The staged rows, the quarantined rows, and the per-partition accounting."""
+
+    staged: pa.Table
+    quarantined: pa.Table
+    stats: dict[str, PartitionStats]
+
+
+def _reject_case(spec: SourceSpec) -> str:
+    """SQL for the reasons decided before validation: unparseable record, cast failure, wrong day."""
+    whens = ["WHEN _raw_record IS NOT NULL THEN {'r': 'unparseable_record', 'c': NULL}"]
+    for column in spec.columns:
+        whens.append(
+            f"WHEN {cleanse.cast_fails(column)} THEN "
+            f"{{'r': '{Reason.TYPE_MISMATCH}', 'c': '{column.name}'}}"
+        )
+    event = next(c for c in spec.columns if c.name == spec.event_time)
+    whens.append(
+        f"WHEN CAST({cleanse.typed(event)} AS DATE) <> _partition_date THEN "
+        f"{{'r': '{Reason.EVENT_TIME_OUTSIDE_PARTITION}', 'c': '{event.name}'}}"
+    )
+    return "CASE " + " ".join(whens) + " END"
+
+
+def _duplicate_value_case(spec: SourceSpec) -> str:
+    """SQL naming the first `unique` column whose value an earlier row already holds, else NULL."""
+    whens = [
+        f"WHEN {quote(c.name)} IS NOT NULL AND {dedup.value_rank(c.name)} > 1 THEN '{c.name}'"
+        for c in spec.columns
+        if c.checks.unique
+    ]
+    return "CASE " + " ".join(whens) + " END" if whens else "CAST(NULL AS VARCHAR)"
+
+
+def _mask(table: pa.Table, spec: SourceSpec, key: bytes) -> pa.Table:
+    for column in spec.columns:
+        if column.pii is not None:
+            index = table.schema.get_field_index(column.name)
+            table = table.set_column(
+                index, column.name, mask_array(table[column.name], column.pii, key)
+            )
+    if "_raw_record" in table.schema.names and any(c.pii for c in spec.columns):
+        # An unparsed record may hold PII in any position; only the lake keeps it in clear.
+        index = table.schema.get_field_index("_raw_record")
+        masked = mask_array(table["_raw_record"], MaskMethod.HMAC, key)
+        table = table.set_column(index, "_raw_record", masked)
+    return table
+
+
+def stage(
+    raw: ds.Dataset | pa.Table,
+    spec: SourceSpec,
+    partition_keys: list[str],
+    pii_key: bytes,
+    timezone: str,
+) -> StagingResult:
+    """Turn a raw slice into staging and quarantine tables for `partition_keys`."""
+    ZoneInfo(timezone)  # refuse an unknown zone before it reaches SQL
+    con = duckdb.connect()
+    try:
+        con.execute(f"SET TimeZone = '{timezone}'")
+        con.register("raw_input", raw)
+        cols = spec.columns
+        text_cols = ", ".join(f"{cleanse.normalized(c.name)} AS {quote(c.name)}" for c in cols)
+        con.execute(
+            "CREATE TEMP TABLE norm AS SELECT CAST(_partition_date AS DATE) AS _partition_date, "
+            f"_source_file, _source_line, _raw_record, {text_cols} FROM raw_input"
+        )
+        typed_cols = ", ".join(f"{cleanse.typed(c)} AS {quote(c.name)}" for c in cols)
+        con.execute(
+            f"CREATE TEMP TABLE typed AS SELECT _partition_date, _source_file, _source_line, "
+            f"{typed_cols}, {_reject_case(spec)} AS _early FROM norm"
+        )
+        validation_cols = ", ".join(cleanse.for_validation(c) for c in cols)
+        late = validate_chunks(
+            build_schema(spec),
+            con.sql(
+                f"SELECT _source_file, _source_line, {validation_cols} FROM typed "
+                "WHERE _early IS NULL"
+            ).to_arrow_reader(VALIDATION_BATCH_ROWS),
+        )
+        con.register("late_rejects", late)
+        con.execute(
+            "CREATE TEMP TABLE ranked AS SELECT *, "
+            f"{dedup.exact_copy_rank(spec)} AS _copy FROM ("
+            "SELECT t.* EXCLUDE (_early) FROM typed t "
+            "ANTI JOIN late_rejects r USING (_source_file, _source_line) WHERE t._early IS NULL)"
+        )
+        con.execute(
+            f"CREATE TEMP TABLE versions AS SELECT *, {dedup.version_rank(spec)} AS _version "
+            "FROM ranked WHERE _copy = 1"
+        )
+        con.execute(
+            f"CREATE TEMP TABLE latest AS SELECT *, {_duplicate_value_case(spec)} AS _dup_column "
+            "FROM versions WHERE _version = 1"
+        )
+        all_rejects = (
+            "SELECT _source_file, _source_line, _early.r AS _reason, _early.c AS _column, "
+            "NULL AS _check FROM typed WHERE _early IS NOT NULL "
+            "UNION ALL SELECT _source_file, _source_line, _reason, _column, _check FROM late_rejects "
+            f"UNION ALL SELECT _source_file, _source_line, '{Reason.DUPLICATE_VALUE}', _dup_column, "
+            "'unique' FROM latest WHERE _dup_column IS NOT NULL"
+        )
+        con.execute(f"CREATE TEMP TABLE rejects AS {all_rejects}")
+        names = ", ".join(quote(c.name) for c in cols)
+        order = "ORDER BY _partition_date, _source_file, _source_line"
+        staged = con.sql(
+            f"SELECT {names}, _partition_date, _source_file, _source_line FROM latest "
+            f"WHERE _dup_column IS NULL {order}"
+        ).to_arrow_table()
+        quarantined = con.sql(
+            f"SELECT {', '.join('n.' + quote(c.name) for c in cols)}, r._reason, r._column, "
+            "r._check, n._raw_record, n._partition_date, n._source_file, n._source_line "
+            f"FROM rejects r JOIN norm n USING (_source_file, _source_line) {order}"
+        ).to_arrow_table()
+        stats = _accounting(con, partition_keys)
+    finally:
+        con.close()
+    return StagingResult(_mask(staged, spec, pii_key), _mask(quarantined, spec, pii_key), stats)
+
+
+def _accounting(
+    con: duckdb.DuckDBPyConnection, partition_keys: list[str]
+) -> dict[str, PartitionStats]:
+    stats = {key: PartitionStats() for key in partition_keys}
+
+    def each(sql: str) -> list[tuple[date, ...]]:
+        return con.execute(sql).fetchall()
+
+    for day, n in each("SELECT _partition_date, count(*) FROM norm GROUP BY ALL"):
+        stats[day.isoformat()].read = n
+    for day, n in each(
+        "SELECT _partition_date, count(*) FROM latest WHERE _dup_column IS NULL GROUP BY ALL"
+    ):
+        stats[day.isoformat()].staged = n
+    for day, n in each("SELECT _partition_date, count(*) FROM ranked WHERE _copy > 1 GROUP BY ALL"):
+        stats[day.isoformat()].exact_duplicates = n
+    for day, n in each(
+        "SELECT _partition_date, count(*) FROM versions WHERE _version > 1 GROUP BY ALL"
+    ):
+        stats[day.isoformat()].superseded = n
+    for day, reason, n in each(
+        "SELECT n._partition_date, r._reason, count(*) FROM rejects r "
+        "JOIN norm n USING (_source_file, _source_line) GROUP BY ALL"
+    ):
+        stats[day.isoformat()].quarantined[reason] = n
+    unbalanced = {k: s for k, s in stats.items() if not s.balanced}
+    if unbalanced:
+        raise RuntimeError(f"staging lost or double-counted rows: {unbalanced}")
+    return stats
