@@ -33,7 +33,7 @@ test: $(MANIFEST) ## Run the test suite (real DuckDB, Delta, dbt, Dagster instan
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy etl_platform
-	$(BIN)/pytest -n 2 etl_platform_tests
+	$(BIN)/pytest -n 2 --dist loadfile etl_platform_tests
 
 lint: $(STAMP) ## ruff lint and format check
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

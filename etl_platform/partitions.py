@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
 import dagster as dg
@@ -24,7 +25,7 @@ def daily_partitions() -> dg.DailyPartitionsDefinition:
     )
 
 
-def partition_dates(keys: list[str] | tuple[str, ...]) -> list[date]:
+def partition_dates(keys: Sequence[str]) -> list[date]:
     """Partition keys (`YYYY-MM-DD`) as dates, sorted."""
     return sorted(datetime.strptime(k, "%Y-%m-%d").date() for k in keys)
 

@@ -4,7 +4,6 @@ The manifest is prepared ahead (`make manifest` runs `dbt parse`): parsing dbt a
 seconds to every definitions load, sensor tick and run start.
 """
 
-
 import json
 from collections.abc import Iterator, Mapping
 from datetime import timedelta
@@ -36,7 +35,7 @@ class CuratedTranslator(DagsterDbtTranslator):
 
     def get_automation_condition(
         self, dbt_resource_props: Mapping[str, Any]
-    ) -> dg.AutomationCondition | None:
+    ) -> dg.AutomationCondition[Any] | None:
         """Rebuild a day's models once its staging tables are updated (sensor-driven runs)."""
         return dg.AutomationCondition.eager()
 

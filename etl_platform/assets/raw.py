@@ -1,6 +1,5 @@
 """Raw (bronze): each source's landed files in the lake, rows exactly as read, plus lineage."""
 
-
 import dagster as dg
 import pyarrow as pa
 

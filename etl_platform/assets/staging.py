@@ -1,10 +1,9 @@
 """Staging (silver) and quarantine: typed, cleansed, deduplicated, masked and validated rows."""
 
-
-from collections import Counter
 from collections.abc import Iterator
 
 import dagster as dg
+import pyarrow as pa
 import pyarrow.dataset as ds
 
 from etl_platform.assets.raw import WAREHOUSE_POOL, raw_key
@@ -39,41 +38,17 @@ def _column_schema(spec: SourceSpec) -> dg.TableSchema:
     )
 
 
-def accounting_metadata(stats: dict[str, PartitionStats]) -> dict[str, dg.MetadataValue]:
-    """Per-partition and total accounting: read = staged + quarantined + duplicates dropped."""
-    reasons: Counter[str] = Counter()
-    for s in stats.values():
-        reasons.update(s.quarantined)
-    rows = [
-        dg.TableRecord(
-            {
-                "partition": day,
-                "read": s.read,
-                "staged": s.staged,
-                "quarantined": sum(s.quarantined.values()),
-                "exact_duplicates": s.exact_duplicates,
-                "superseded": s.superseded,
-            }
-        )
-        for day, s in sorted(stats.items())
-    ]
-    columns = ["partition", "read", "staged", "quarantined", "exact_duplicates", "superseded"]
+def partition_metadata(stats: PartitionStats) -> dict[str, dg.MetadataValue]:
+    """One partition's accounting: read = staged + quarantined + duplicates dropped."""
     return {
-        "rows_read": dg.MetadataValue.int(sum(s.read for s in stats.values())),
-        "rows_staged": dg.MetadataValue.int(sum(s.staged for s in stats.values())),
-        "rows_quarantined": dg.MetadataValue.int(sum(reasons.values())),
-        "quarantined_by_reason": dg.MetadataValue.json(dict(sorted(reasons.items()))),
-        "duplicates_dropped": dg.MetadataValue.int(
-            sum(s.exact_duplicates + s.superseded for s in stats.values())
-        ),
-        "by_partition": dg.MetadataValue.table(
-            rows,
-            schema=dg.TableSchema(
-                columns=[
-                    dg.TableColumn(c, "string" if c == "partition" else "int") for c in columns
-                ]
-            ),
-        ),
+        "dagster/row_count": dg.MetadataValue.int(stats.staged),
+        "rows_read": dg.MetadataValue.int(stats.read),
+        "rows_staged": dg.MetadataValue.int(stats.staged),
+        "rows_quarantined": dg.MetadataValue.int(sum(stats.quarantined.values())),
+        "quarantined_by_reason": dg.MetadataValue.json(dict(sorted(stats.quarantined.items()))),
+        "duplicates_dropped": dg.MetadataValue.int(stats.exact_duplicates + stats.superseded),
+        "exact_duplicates": dg.MetadataValue.int(stats.exact_duplicates),
+        "superseded_versions": dg.MetadataValue.int(stats.superseded),
     }
 
 
@@ -107,16 +82,23 @@ def build_staging_assets(spec: SourceSpec) -> dg.AssetsDefinition:
     )
     def _staging(
         context: dg.AssetExecutionContext, raw: ds.Dataset, pii: PiiKey
-    ) -> Iterator[dg.Output]:
+    ) -> Iterator[dg.Output[pa.Table]]:
         result = stage(
             raw, spec, list(context.partition_keys), pii.key_bytes(), platform_timezone()
         )
-        accounting = accounting_metadata(result.stats)
-        yield dg.Output(result.staged, output_name="staged", metadata=accounting)
-        yield dg.Output(
-            result.quarantined,
-            output_name="quarantined",
-            metadata={"quarantined_by_reason": accounting["quarantined_by_reason"]},
-        )
+        # A range run records one materialization per day; each carries its own day's figures.
+        for day, stats in result.stats.items():
+            accounting = partition_metadata(stats)
+            context.add_asset_metadata(accounting, asset_key=staging_key(spec), partition_key=day)
+            context.add_asset_metadata(
+                {
+                    "dagster/row_count": accounting["rows_quarantined"],
+                    "quarantined_by_reason": accounting["quarantined_by_reason"],
+                },
+                asset_key=quarantine_key(spec),
+                partition_key=day,
+            )
+        yield dg.Output(result.staged, output_name="staged")
+        yield dg.Output(result.quarantined, output_name="quarantined")
 
     return _staging

@@ -23,7 +23,7 @@ class LandedFile:
     mtime_ns: int
 
 
-class LocalLandingZone(dg.ConfigurableResource):
+class LocalLandingZone(dg.ConfigurableResource):  # type: ignore[type-arg]
     """A landing folder on the local disk (the `local` environment's landing zone)."""
 
     root: str

@@ -1,7 +1,7 @@
-"""The ledger of landed files: decides, by content hash, which files are new and which re-deliveries.
+"""The ledger of landed files: decides, by content hash, which files are new and which are copies.
 
-The ledger, not the sensor, is what keeps a file that lands twice from loading twice: a sensor cursor
-can be lost, the ledger cannot.
+The ledger, not the sensor, keeps a file that lands twice from loading twice: a sensor cursor can be
+lost, the ledger cannot.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class LedgerDecision:
 def register(
     con: duckdb.DuckDBPyConnection, source: str, files: list[tuple[LandedFile, str]], run_id: str
 ) -> list[LedgerDecision]:
-    """Record files with their hashes; a file whose content another key already delivered is skipped.
+    """Record files with their hashes; a file whose content another key delivered is skipped.
 
     Registration is idempotent: re-registering the same key with the same content gives the same
     decision, so re-materializing a partition re-loads exactly the same files.

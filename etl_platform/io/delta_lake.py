@@ -42,7 +42,7 @@ class DeltaLakeIOManager(dg.ConfigurableIOManager):
     def handle_output(
         self, context: dg.OutputContext, obj: pa.RecordBatchReader | pa.Table
     ) -> None:
-        """Replace the materialized partitions with the stream's rows; count rows per partition/file."""
+        """Replace the materialized partitions with the stream's rows, counting as it goes."""
         keys = sorted(context.asset_partition_keys)
         reader = (
             obj
@@ -69,11 +69,14 @@ class DeltaLakeIOManager(dg.ConfigurableIOManager):
             predicate=_partition_predicate(keys),
             schema_mode="merge",
         )
+        # Output metadata is copied to every partition of a range run, so the row count is only
+        # a partition's own when the run wrote one partition.
+        row_count = {"dagster/row_count": sum(per_partition.values())} if len(keys) == 1 else {}
         context.add_output_metadata(
             {
-                "dagster/row_count": sum(per_partition.values()),
-                "rows_by_partition": {k: per_partition.get(k, 0) for k in keys},
-                "rows_by_file": dict(sorted(per_file.items())),
+                **row_count,
+                "run_rows_by_partition": {k: per_partition.get(k, 0) for k in keys},
+                "run_rows_by_file": dict(sorted(per_file.items())),
                 "delta_version": DeltaTable(str(path)).version(),
                 "path": str(path),
             }

@@ -1,4 +1,4 @@
-"""The embedded warehouse: a DuckDB file, its connection resource and its partition-aware IO manager."""
+"""The embedded warehouse: a DuckDB file, its connection resource and partition-aware IO manager."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from etl_platform.partitions import partition_dates
 PARTITION_COLUMN = "_partition_date"
 
 
-class DuckDBWarehouse(dg.ConfigurableResource):
+class DuckDBWarehouse(dg.ConfigurableResource):  # type: ignore[type-arg]
     """A DuckDB database file; every caller gets a short-lived connection.
 
     DuckDB allows one writing process, and dbt runs as a separate process, so nothing here keeps a

@@ -1,4 +1,4 @@
-"""Reason codes: why a row went to quarantine. Stable strings: dashboards and replays key on them."""
+"""Reason codes: why a row went to quarantine. Stable: dashboards and replays key on them."""
 
 from __future__ import annotations
 

@@ -4,7 +4,6 @@ The sensor only proposes work; the ledger decides what is new, so a lost cursor 
 again costs a redundant run, never a duplicate load.
 """
 
-
 import json
 from collections import defaultdict
 

@@ -1,4 +1,4 @@
-"""The masking secret as a resource, so it comes from the environment and never from code or logs."""
+"""The masking secret as a resource: it comes from the environment, never from code or logs."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import dagster as dg
 LOCAL_DEVELOPMENT_KEY = "etl-platform-local-development-key-not-a-secret"
 
 
-class PiiKey(dg.ConfigurableResource):
+class PiiKey(dg.ConfigurableResource):  # type: ignore[type-arg]
     """The HMAC key for PII tokens; set `ETL_PII_KEY` (32+ random bytes) anywhere but `local`."""
 
     secret: str

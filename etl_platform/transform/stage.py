@@ -57,7 +57,7 @@ class StagingResult:
 
 
 def _reject_case(spec: SourceSpec) -> str:
-    """SQL for the reasons decided before validation: unparseable record, cast failure, wrong day."""
+    """SQL for the reasons found before validation: unparseable record, failed cast, wrong day."""
     whens = ["WHEN _raw_record IS NOT NULL THEN {'r': 'unparseable_record', 'c': NULL}"]
     for column in spec.columns:
         whens.append(
@@ -147,9 +147,10 @@ def stage(
         all_rejects = (
             "SELECT _source_file, _source_line, _early.r AS _reason, _early.c AS _column, "
             "NULL AS _check FROM typed WHERE _early IS NOT NULL "
-            "UNION ALL SELECT _source_file, _source_line, _reason, _column, _check FROM late_rejects "
-            f"UNION ALL SELECT _source_file, _source_line, '{Reason.DUPLICATE_VALUE}', _dup_column, "
-            "'unique' FROM latest WHERE _dup_column IS NOT NULL"
+            "UNION ALL SELECT _source_file, _source_line, _reason, _column, _check "
+            "FROM late_rejects UNION ALL SELECT _source_file, _source_line, "
+            f"'{Reason.DUPLICATE_VALUE}', _dup_column, 'unique' FROM latest "
+            "WHERE _dup_column IS NOT NULL"
         )
         con.execute(f"CREATE TEMP TABLE rejects AS {all_rejects}")
         names = ", ".join(quote(c.name) for c in cols)
@@ -169,31 +170,29 @@ def stage(
     return StagingResult(_mask(staged, spec, pii_key), _mask(quarantined, spec, pii_key), stats)
 
 
+_ACCOUNTING_SQL = """
+SELECT _partition_date, bucket, count(*) FROM (
+    SELECT _partition_date, 'read' AS bucket FROM norm
+    UNION ALL SELECT _partition_date, 'staged' FROM latest WHERE _dup_column IS NULL
+    UNION ALL SELECT _partition_date, 'exact_duplicates' FROM ranked WHERE _copy > 1
+    UNION ALL SELECT _partition_date, 'superseded' FROM versions WHERE _version > 1
+    UNION ALL SELECT n._partition_date, 'quarantined:' || r._reason
+        FROM rejects r JOIN norm n USING (_source_file, _source_line)
+) GROUP BY ALL
+"""
+
+
 def _accounting(
     con: duckdb.DuckDBPyConnection, partition_keys: list[str]
 ) -> dict[str, PartitionStats]:
     stats = {key: PartitionStats() for key in partition_keys}
-
-    def each(sql: str) -> list[tuple[date, ...]]:
-        return con.execute(sql).fetchall()
-
-    for day, n in each("SELECT _partition_date, count(*) FROM norm GROUP BY ALL"):
-        stats[day.isoformat()].read = n
-    for day, n in each(
-        "SELECT _partition_date, count(*) FROM latest WHERE _dup_column IS NULL GROUP BY ALL"
-    ):
-        stats[day.isoformat()].staged = n
-    for day, n in each("SELECT _partition_date, count(*) FROM ranked WHERE _copy > 1 GROUP BY ALL"):
-        stats[day.isoformat()].exact_duplicates = n
-    for day, n in each(
-        "SELECT _partition_date, count(*) FROM versions WHERE _version > 1 GROUP BY ALL"
-    ):
-        stats[day.isoformat()].superseded = n
-    for day, reason, n in each(
-        "SELECT n._partition_date, r._reason, count(*) FROM rejects r "
-        "JOIN norm n USING (_source_file, _source_line) GROUP BY ALL"
-    ):
-        stats[day.isoformat()].quarantined[reason] = n
+    rows: list[tuple[date, str, int]] = con.execute(_ACCOUNTING_SQL).fetchall()
+    for day, bucket, n in rows:
+        target = stats[day.isoformat()]
+        if bucket.startswith("quarantined:"):
+            target.quarantined[bucket.removeprefix("quarantined:")] = n
+        else:
+            setattr(target, bucket, n)
     unbalanced = {k: s for k, s in stats.items() if not s.balanced}
     if unbalanced:
         raise RuntimeError(f"staging lost or double-counted rows: {unbalanced}")

@@ -17,7 +17,10 @@ def test_a_file_delivered_again_under_another_name_is_skipped():
     con = duckdb.connect()
     first = ledger.register(con, "orders", [(landed("orders/d/a.csv"), "sha1")], "run1")
     again = ledger.register(
-        con, "orders", [(landed("orders/d/a.csv"), "sha1"), (landed("orders/d/b.csv"), "sha1")], "run2"
+        con,
+        "orders",
+        [(landed("orders/d/a.csv"), "sha1"), (landed("orders/d/b.csv"), "sha1")],
+        "run2",
     )
     assert [d.load for d in first] == [True]
     assert [(d.file.key, d.load, d.duplicate_of) for d in again] == [

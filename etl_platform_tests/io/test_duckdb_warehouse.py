@@ -50,7 +50,7 @@ def test_a_failed_replacement_leaves_the_old_rows(warehouse):
     with warehouse.connect() as con:
         replace_partitions(con, "staging", "t", rows("2026-11-01", [1]), [date(2026, 11, 1)])
         wrong = pa.table({"v": ["not an int"], "_partition_date": [date(2026, 11, 1)]})
-        with pytest.raises(Exception, match="Could not convert|Conversion"):
+        with pytest.raises(Exception, match=r"Could not convert|Conversion"):
             replace_partitions(con, "staging", "t", wrong, [date(2026, 11, 1)])
     assert content(warehouse) == [(1, date(2026, 11, 1))]
 
@@ -89,7 +89,10 @@ def test_the_io_manager_round_trips_partitions_through_a_real_run(warehouse):
             result = dg.materialize([t], partition_key=day, resources=resources, instance=instance)
             assert result.success
         assert dg.materialize(
-            [t, reader], selection=[reader], partition_key="2026-11-02", resources=resources,
+            [t, reader],
+            selection=[reader],
+            partition_key="2026-11-02",
+            resources=resources,
             instance=instance,
         ).success
     assert content(warehouse) == [(1, date(2026, 11, 1)), (2, date(2026, 11, 2))]

@@ -49,9 +49,7 @@ def test_each_defect_lands_in_quarantine_with_its_reason_and_column():
         {**GOOD, "order_id": "ORD-6"},
     ]
     result = run(rows)
-    got = {
-        (r["_source_line"], r["_reason"], r["_column"]) for r in result.quarantined.to_pylist()
-    }
+    got = {(r["_source_line"], r["_reason"], r["_column"]) for r in result.quarantined.to_pylist()}
     assert got == {
         (3, "null_violation", "order_id"),
         (4, "out_of_range", "quantity"),
@@ -105,7 +103,9 @@ def test_an_unparseable_record_is_quarantined_whole():
     unparsed = unparsed.set_column(
         unparsed.schema.get_field_index("_source_line"), "_source_line", pa.array([9], pa.int64())
     ).set_column(unparsed.schema.get_field_index("_raw_record"), "_raw_record", pa.array(["x,y"]))
-    result = stage(pa.concat_tables([raw_table([GOOD]), unparsed]), ORDERS, [DAY], KEY, "Asia/Kolkata")
+    result = stage(
+        pa.concat_tables([raw_table([GOOD]), unparsed]), ORDERS, [DAY], KEY, "Asia/Kolkata"
+    )
     assert result.quarantined.column("_reason").to_pylist() == ["unparseable_record"]
     assert result.quarantined.column("_raw_record").to_pylist() == ["x,y"]
     assert result.staged.num_rows == 1
@@ -133,8 +133,18 @@ def test_pii_is_masked_in_staging_and_quarantine():
     quarantined = result.quarantined.to_pylist()[0]
     assert quarantined["_reason"] == "pattern_mismatch"
     assert quarantined["email"] == hmac_token("asha@@example", KEY)
-    values = {v for row in result.staged.to_pylist() + result.quarantined.to_pylist() for v in row.values()}
-    for raw_value in ("Asha Verma", "asha.verma@example.in", "asha@@example", "+919876543210", "ABCPV1234K"):
+    values = {
+        v
+        for row in result.staged.to_pylist() + result.quarantined.to_pylist()
+        for v in row.values()
+    }
+    for raw_value in (
+        "Asha Verma",
+        "asha.verma@example.in",
+        "asha@@example",
+        "+919876543210",
+        "ABCPV1234K",
+    ):
         assert raw_value not in values
 
 

@@ -1,0 +1,216 @@
+"""The whole platform through its real entry points: the demo command and the `dagster` CLI."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+from deltalake import DeltaTable
+
+DAYS = ["2026-11-01", "2026-11-02", "2026-11-03"]
+BIN = Path(sys.executable).parent
+
+
+def run(args: list[str], data_dir: Path) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "ETL_DATA_DIR": str(data_dir),
+        "DAGSTER_HOME": str(data_dir / "dagster_home"),
+    }
+    result = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
+    return result
+
+
+def materialize(data_dir: Path, select: str, day: str) -> None:
+    run(
+        [str(BIN / "dagster"), "asset", "materialize", "-m", "etl_platform.definitions",
+         "--select", select, "--partition", day],
+        data_dir,
+    )  # fmt: skip
+
+
+def query(data_dir: Path, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> tuple[Path, str]:
+    data_dir = tmp_path_factory.mktemp("data")
+    result = run(
+        [
+            sys.executable,
+            "-m",
+            "etl_platform.cli",
+            "demo",
+            "--days",
+            "3",
+            "--orders-per-day",
+            "400",
+        ],
+        data_dir,
+    )
+    return data_dir, result.stdout
+
+
+def expected(data_dir: Path, source: str) -> dict:
+    manifest = json.loads((data_dir / "demo_manifest.json").read_text())
+    return manifest["sources"][source]
+
+
+def test_the_demo_matches_the_ground_truth_manifest(demo):
+    data_dir, stdout = demo
+    assert "All counts match the ground-truth manifest." in stdout
+    for source in ("orders", "payments", "customers", "products"):
+        truth = expected(data_dir, source)
+        for day in DAYS:
+            want = truth[day]["expected"]
+            staged = query(
+                data_dir,
+                f"SELECT count(*) FROM staging.{source} WHERE _partition_date = DATE '{day}'",
+            )[0][0]
+            reasons = dict(
+                query(
+                    data_dir,
+                    f"SELECT _reason, count(*) FROM quarantine.{source} "
+                    f"WHERE _partition_date = DATE '{day}' GROUP BY ALL",
+                )
+            )
+            assert staged == want["staged"], (source, day)
+            assert reasons == want["quarantined"], (source, day)
+
+
+def test_every_partition_accounts_for_every_row_read(demo):
+    data_dir, _ = demo
+    with dg.DagsterInstance.from_config(str(data_dir / "dagster_home")) as instance:
+        for source in ("orders", "payments", "customers", "products"):
+            records = instance.fetch_materializations(dg.AssetKey(["staging", source]), limit=50)
+            by_day = {
+                r.asset_materialization.partition: r.asset_materialization.metadata
+                for r in records.records
+            }
+            assert sorted(by_day) == DAYS
+            for day, meta in by_day.items():
+                quarantined = sum(meta["quarantined_by_reason"].value.values())
+                assert meta["rows_read"].value == (
+                    meta["rows_staged"].value + quarantined + meta["duplicates_dropped"].value
+                )
+                assert meta["rows_read"].value == expected(data_dir, source)[day]["rows_read"]
+                assert (
+                    meta["duplicates_dropped"].value
+                    == expected(data_dir, source)[day]["expected"]["duplicates_dropped"]
+                )
+
+
+def test_a_range_backfill_runs_every_layer_as_one_run(demo):
+    data_dir, _ = demo
+    with dg.DagsterInstance.from_config(str(data_dir / "dagster_home")) as instance:
+        runs = instance.get_runs()
+    assert len(runs) == 1
+    assert runs[0].status == dg.DagsterRunStatus.SUCCESS
+    assert runs[0].tags["dagster/asset_partition_range_start"] == DAYS[0]
+    assert runs[0].tags["dagster/asset_partition_range_end"] == DAYS[-1]
+
+
+def test_raw_keeps_rows_as_read_with_lineage_and_the_extra_column(demo):
+    data_dir, _ = demo
+    raw = DeltaTable(str(data_dir / "lake" / "raw" / "orders")).to_pyarrow_table()
+    assert {"_source_file", "_source_line", "_file_sha256", "_ingested_at", "coupon_code"} <= set(
+        raw.column_names
+    )
+    assert set(raw.column("_partition_date").to_pylist()) == set(DAYS)
+    assert not any(f.endswith("_resend.csv") for f in raw.column("_source_file").to_pylist())
+
+
+def test_no_raw_pii_value_reaches_staging_quarantine_or_curated(demo):
+    data_dir, _ = demo
+    raw = DeltaTable(str(data_dir / "lake" / "raw" / "customers")).to_pyarrow_table()
+    secrets = {
+        v.strip()
+        for column in ("name", "email", "pan")
+        for v in raw.column(column).to_pylist()
+        if v and v.strip() and v.strip().lower() not in ("na", "n/a", "null")
+    }
+    tables = [
+        "staging.customers", "quarantine.customers", "curated.dim_customers",
+        "curated.stg_marketplace__customers", "curated.fct_order_lines",
+    ]  # fmt: skip
+    for table in tables:
+        values = {v for row in query(data_dir, f"SELECT * FROM {table}") for v in row}
+        assert not (secrets & values), table
+
+
+def test_curated_marts_are_built_for_every_day(demo):
+    data_dir, _ = demo
+    lines = dict(
+        query(
+            data_dir,
+            "SELECT order_date::VARCHAR, count(*) FROM curated.fct_order_lines GROUP BY ALL",
+        )
+    )
+    staged = dict(
+        query(
+            data_dir, "SELECT _partition_date::VARCHAR, count(*) FROM staging.orders GROUP BY ALL"
+        )
+    )
+    assert lines == staged
+    reasons = {
+        r
+        for (r,) in query(
+            data_dir, "SELECT DISTINCT mismatch_reason FROM curated.payment_reconciliation"
+        )
+    }
+    assert {"matched", "no_payment"} <= reasons
+
+
+def test_rematerializing_a_partition_gives_identical_rows(demo):
+    data_dir, _ = demo
+    day = DAYS[1]
+    snapshot = (
+        f"SELECT * EXCLUDE (_source_file) FROM staging.orders WHERE _partition_date = DATE '{day}' "
+        "ORDER BY _source_file, _source_line"
+    )
+    curated = f"SELECT * FROM curated.fct_order_lines WHERE order_date = DATE '{day}' ORDER BY ALL"
+    before, before_curated = query(data_dir, snapshot), query(data_dir, curated)
+    other_days = query(
+        data_dir, f"SELECT count(*) FROM staging.orders WHERE _partition_date <> DATE '{day}'"
+    )
+    materialize(data_dir, "raw/orders,staging/orders,quarantine/orders", day)
+    materialize(data_dir, "group:curated", day)
+    assert query(data_dir, snapshot) == before
+    assert query(data_dir, curated) == before_curated
+    assert (
+        query(
+            data_dir, f"SELECT count(*) FROM staging.orders WHERE _partition_date <> DATE '{day}'"
+        )
+        == other_days
+    )
+
+
+def test_a_file_landing_again_under_a_new_name_adds_nothing(demo):
+    data_dir, _ = demo
+    day = DAYS[2]
+    folder = data_dir / "landing" / "orders" / day
+    original = sorted(folder.glob("*.csv"))[0]
+    shutil.copy(original, folder / "orders_late_redelivery.csv")
+    raw_path = str(data_dir / "lake" / "raw" / "orders")
+    before = DeltaTable(raw_path).count()
+    staged_before = query(data_dir, "SELECT count(*) FROM staging.orders")
+    materialize(data_dir, "raw/orders,staging/orders,quarantine/orders", day)
+    assert DeltaTable(raw_path).count() == before
+    assert query(data_dir, "SELECT count(*) FROM staging.orders") == staged_before
+    status = query(
+        data_dir,
+        "SELECT status, duplicate_of FROM _etl.file_ledger "
+        "WHERE file_key LIKE '%orders_late_redelivery.csv'",
+    )
+    assert status == [("duplicate", original.relative_to(data_dir / "landing").as_posix())]
