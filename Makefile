@@ -46,6 +46,7 @@ typecheck: $(STAMP) ## mypy on the package
 
 dev: $(MANIFEST) ## Start the Dagster UI and daemon on the whole graph (http://127.0.0.1:3000)
 	mkdir -p $(DAGSTER_HOME)
+	cp -n deploy/local/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -m etl_platform.definitions
 
 clean: ## Remove generated data, dbt artifacts and the venv

@@ -17,9 +17,10 @@ import dagster as dg
 
 from etl_platform.demo.generator import generate
 from etl_platform.demo.summary import render, summarize
-from etl_platform.environment import data_dir
+from etl_platform.environment import PROJECT_ROOT, data_dir
 
 log = logging.getLogger("etl_platform.cli")
+LOCAL_INSTANCE_CONFIG = PROJECT_ROOT / "deploy" / "local" / "dagster.yaml"
 
 
 def materialize_range(start: date, end: date, dagster_home: Path) -> None:
@@ -44,6 +45,7 @@ def demo(days: int, orders_per_day: int, seed: int, start: date) -> int:
             path.unlink()
     dagster_home = root / "dagster_home"
     dagster_home.mkdir(parents=True)
+    shutil.copy(LOCAL_INSTANCE_CONFIG, dagster_home / "dagster.yaml")
     manifest_path = root / "demo_manifest.json"
     started = time.perf_counter()
     generate(
