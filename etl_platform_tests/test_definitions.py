@@ -72,3 +72,10 @@ def test_a_relative_data_dir_is_refused(monkeypatch):
     monkeypatch.setenv("ETL_DATA_DIR", "data")
     with pytest.raises(NotConfiguredError, match="absolute"):
         build_resources(Environment.LOCAL)
+
+
+def test_curated_runs_are_launched_by_a_running_sensor_watching_every_staging_table():
+    sensor = defs.resolve_sensor_def("curated_sensor")
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    job = defs.resolve_job_def("build_curated")
+    assert {k.path[0] for k in job.asset_layer.executable_asset_keys} == {"curated"}

@@ -6,6 +6,7 @@ seconds to every definitions load, sensor tick and run start.
 
 import json
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 from etl_platform.assets.raw import WAREHOUSE_POOL
 from etl_platform.environment import DBT_PROJECT_DIR
 from etl_platform.partitions import daily_partitions
+from etl_platform.sensors.curated import build_curated_sensor
 
 MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
 
@@ -32,12 +34,6 @@ class CuratedTranslator(DagsterDbtTranslator):
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         """One group for the whole curated layer."""
         return "curated"
-
-    def get_automation_condition(
-        self, dbt_resource_props: Mapping[str, Any]
-    ) -> dg.AutomationCondition[Any] | None:
-        """Rebuild a day's models once its staging tables are updated (sensor-driven runs)."""
-        return dg.AutomationCondition.eager()
 
 
 def _manifest(path: Path) -> Path:
@@ -65,3 +61,30 @@ def build_curated_assets(manifest: Path = MANIFEST) -> dg.AssetsDefinition:
         yield from dbt.cli(["build", "--vars", json.dumps(dates)], context=context).stream()
 
     return curated_models
+
+
+@dataclass(frozen=True)
+class CuratedDefinitions:
+    """The dbt assets, the job that builds them for a day, and the sensor that launches it."""
+
+    assets: dg.AssetsDefinition
+    job: Any  # what dg.define_asset_job returns; its class is not public
+    sensor: dg.SensorDefinition
+
+
+def build_curated(manifest: Path = MANIFEST) -> CuratedDefinitions:
+    """The curated layer, triggered per day once all the staging tables it reads are there."""
+    assets = build_curated_assets(manifest)
+    job = dg.define_asset_job(
+        "build_curated",
+        selection=dg.AssetSelection.assets(assets),
+        partitions_def=daily_partitions(),
+        description="Build every dbt model, and run its tests, for one day or a range.",
+    )
+    sensor = build_curated_sensor(
+        job.name,
+        input_keys=sorted(k for k in assets.dependency_keys if k.path[0] == "staging"),
+        # Every build runs the whole graph, so any one model's materializations date it.
+        built_key=dg.AssetKey(["curated", "fct_order_lines"]),
+    )
+    return CuratedDefinitions(assets, job, sensor)

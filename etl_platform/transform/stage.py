@@ -58,7 +58,7 @@ class StagingResult:
 
 def _reject_case(spec: SourceSpec) -> str:
     """SQL for the reasons found before validation: unparseable record, failed cast, wrong day."""
-    whens = ["WHEN _raw_record IS NOT NULL THEN {'r': 'unparseable_record', 'c': NULL}"]
+    whens = [f"WHEN _raw_record IS NOT NULL THEN {{'r': '{Reason.UNPARSEABLE_RECORD}', 'c': NULL}}"]
     for column in spec.columns:
         whens.append(
             f"WHEN {cleanse.cast_fails(column)} THEN "
