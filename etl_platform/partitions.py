@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 import dagster as dg
 
@@ -28,8 +28,3 @@ def daily_partitions() -> dg.DailyPartitionsDefinition:
 def partition_dates(keys: Sequence[str]) -> list[date]:
     """Partition keys (`YYYY-MM-DD`) as dates, sorted."""
     return sorted(datetime.strptime(k, "%Y-%m-%d").date() for k in keys)
-
-
-def date_range(start: date, end: date) -> list[date]:
-    """Every day from start to end, both included."""
-    return [start + timedelta(days=i) for i in range((end - start).days + 1)]

@@ -86,4 +86,4 @@ class DeltaLakeIOManager(dg.ConfigurableIOManager):
         """A lazy dataset of the partitions the step reads (scanned by DuckDB, not loaded here)."""
         table = DeltaTable(str(self._path(context.asset_key)))
         keys = sorted(context.asset_partition_keys)
-        return table.to_pyarrow_dataset(partitions=[(PARTITION_COLUMN, "in", keys)])
+        return table.to_pyarrow_dataset(file_pruning_predicate=[(PARTITION_COLUMN, "in", keys)])
