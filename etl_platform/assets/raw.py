@@ -39,20 +39,17 @@ def build_raw_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext, landing: LocalLandingZone, warehouse: DuckDBWarehouse
     ) -> pa.RecordBatchReader:
         files = landing.files_for(spec.landing.prefix, spec.landing.pattern, context.partition_keys)
+        # Drift first: a file the schema policy refuses must not be registered as delivered.
+        drifts = [
+            drift
+            for f in files
+            if (drift := detect(spec, f.key, file_columns(landing.local_path(f.key), spec.format)))
+        ]
+        columns = raw_columns(spec, drifts)
         hashed = [(f, landing.sha256(f.key)) for f in files]
         with warehouse.connect() as con:
             decisions = ledger.register(con, spec.name, hashed, context.run_id)
         loaded = [d for d in decisions if d.load]
-        drifts = [
-            drift
-            for d in loaded
-            if (
-                drift := detect(
-                    spec, d.file.key, file_columns(landing.local_path(d.file.key), spec.format)
-                )
-            )
-        ]
-        columns = raw_columns(spec, drifts)
         context.add_output_metadata(
             {
                 "files_loaded": len(loaded),

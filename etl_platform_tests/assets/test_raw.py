@@ -70,6 +70,7 @@ def test_freeze_refuses_a_file_with_an_extra_column_and_writes_nothing(tmp_path)
     failure = result.get_step_failure_events()[0].step_failure_data.error
     assert "coupon_code" in str(failure.cause.message if failure.cause else failure.message)
     assert not (tmp_path / "lake" / "raw" / "orders" / "_delta_log").exists()
+    assert not (tmp_path / "wh.duckdb").exists()  # nothing registered in the file ledger
 
 
 def test_a_missing_column_arrives_as_null_for_staging_to_judge(tmp_path):
