@@ -3,11 +3,18 @@
 from collections.abc import Iterator
 
 import dagster as dg
+import duckdb
 import pyarrow as pa
 import pyarrow.dataset as ds
 
 from etl_platform.assets.raw import WAREHOUSE_POOL, raw_key
 from etl_platform.partitions import daily_partitions, platform_timezone
+from etl_platform.quality.staging_checks import (
+    blocking_failures,
+    check_results,
+    check_specs,
+    evaluate,
+)
 from etl_platform.sources.model import SourceSpec
 from etl_platform.transform.cleanse import SQL_TYPES
 from etl_platform.transform.pii_key import PiiKey
@@ -52,6 +59,33 @@ def partition_metadata(stats: PartitionStats) -> dict[str, dg.MetadataValue]:
     }
 
 
+def rows_read_history(
+    instance: dg.DagsterInstance, key: dg.AssetKey, before: str, days: int
+) -> list[int]:
+    """Rows read on the latest `days` partitions before `before`, from the recorded metadata."""
+    latest: dict[str, int] = {}
+    records = instance.fetch_materializations(key, limit=days * 10).records
+    for record in records:  # newest first: the first figure seen for a day is its latest
+        event = record.asset_materialization
+        if event is None or event.partition is None or event.partition >= before:
+            continue
+        value = event.metadata.get("rows_read")
+        if event.partition not in latest and value is not None and isinstance(value.value, int):
+            latest[event.partition] = value.value
+    return [latest[d] for d in sorted(latest)[-days:]]
+
+
+def count_by_partition(raw: ds.Dataset) -> dict[str, int]:
+    """Rows per day in raw, counted by the engine without loading the rows."""
+    con = duckdb.connect()
+    try:
+        con.register("raw", raw)
+        counts = con.execute("SELECT _partition_date, count(*) FROM raw GROUP BY ALL").fetchall()
+    finally:
+        con.close()
+    return {str(day): int(n) for day, n in counts}
+
+
 def build_staging_assets(spec: SourceSpec) -> dg.AssetsDefinition:
     """`staging/<source>` and `quarantine/<source>`, made in one step from one read of raw."""
 
@@ -75,6 +109,7 @@ def build_staging_assets(spec: SourceSpec) -> dg.AssetsDefinition:
             ),
         },
         ins={"raw": dg.AssetIn(key=raw_key(spec))},
+        check_specs=check_specs(spec, staging_key(spec)),
         name=f"stage_{spec.name}",
         partitions_def=daily_partitions(),
         backfill_policy=dg.BackfillPolicy.single_run(),
@@ -82,14 +117,25 @@ def build_staging_assets(spec: SourceSpec) -> dg.AssetsDefinition:
     )
     def _staging(
         context: dg.AssetExecutionContext, raw: ds.Dataset, pii: PiiKey
-    ) -> Iterator[dg.Output[pa.Table]]:
-        result = stage(
-            raw, spec, list(context.partition_keys), pii.key_bytes(), platform_timezone()
+    ) -> Iterator[dg.Output[pa.Table] | dg.AssetCheckResult]:
+        days = sorted(context.partition_keys)
+        result = stage(raw, spec, days, pii.key_bytes(), platform_timezone())
+        history = rows_read_history(
+            context.instance, staging_key(spec), days[0], spec.quality.volume_lookback_days
         )
+        outcomes = evaluate(spec, days, count_by_partition(raw), result, history)
+        blocked = blocking_failures(spec, outcomes)
         # A range run records one materialization per day; each carries its own day's figures.
         for day, stats in result.stats.items():
             accounting = partition_metadata(stats)
-            context.add_asset_metadata(accounting, asset_key=staging_key(spec), partition_key=day)
+            context.add_asset_metadata(
+                {
+                    **accounting,
+                    "blocking_checks_failed": dg.MetadataValue.json(blocked.get(day, [])),
+                },
+                asset_key=staging_key(spec),
+                partition_key=day,
+            )
             context.add_asset_metadata(
                 {
                     "dagster/row_count": accounting["rows_quarantined"],
@@ -100,5 +146,6 @@ def build_staging_assets(spec: SourceSpec) -> dg.AssetsDefinition:
             )
         yield dg.Output(result.staged, output_name="staged")
         yield dg.Output(result.quarantined, output_name="quarantined")
+        yield from check_results(spec, staging_key(spec), outcomes)
 
     return _staging

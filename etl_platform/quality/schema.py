@@ -43,16 +43,20 @@ def _checks(column: ColumnSpec) -> list[pa.Check]:
     return checks
 
 
-def build_schema(spec: SourceSpec) -> pa.DataFrameSchema:
+def build_schema(spec: SourceSpec, *, masked: bool = False) -> pa.DataFrameSchema:
     """The row-level contract of a source: types, nullability, ranges, allowed values, patterns.
 
     Uniqueness is not here: a chunk cannot see other chunks, so it is enforced set-wise in the
-    engine (primary key by dedup, `unique` columns by a window count).
+    engine (primary key by dedup, `unique` columns by a window count). With `masked`, the schema
+    describes staged rows, whose PII columns hold tokens: their value checks no longer apply.
     """
     return pa.DataFrameSchema(
         {
             c.name: pa.Column(
-                pandas_dtype(c), nullable=c.nullable, checks=_checks(c), description=c.description
+                pandas_dtype(c),
+                nullable=c.nullable,
+                checks=[] if masked and c.pii else _checks(c),
+                description=c.description,
             )
             for c in spec.columns
         },

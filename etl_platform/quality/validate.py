@@ -21,7 +21,7 @@ REJECT_SCHEMA = pa_arrow.schema(
     ]
 )
 
-_PANDAS_TYPES = {
+PANDAS_TYPES = {
     pa_arrow.int64(): pd.Int64Dtype(),
     pa_arrow.string(): pd.StringDtype(),
     pa_arrow.float64(): pd.Float64Dtype(),
@@ -56,7 +56,7 @@ def validate_chunks(
     column_order = list(schema.columns)
     rejects = []
     for batch in batches:
-        frame = batch.to_pandas(types_mapper=_PANDAS_TYPES.get)
+        frame = batch.to_pandas(types_mapper=PANDAS_TYPES.get)
         try:
             schema.validate(frame, lazy=True)
             continue

@@ -1,5 +1,8 @@
 """Rebuilds a day's curated models once all their staging inputs for that day exist and changed.
 
+A day whose staging tables failed a blocking check (recorded per day in their materialization
+metadata) is held back; the other days proceed.
+
 One run builds the whole dbt graph for the day. Per-model automation conditions were tried first:
 they fire for subsets as each source lands, and on a fresh warehouse a subset's dbt tests then
 query marts that do not exist yet (a relationships test on fct_order_lines failed that way).
@@ -25,6 +28,23 @@ def stale_days(
     return sorted(stale)[:limit]
 
 
+def _blocking_failures(
+    instance: dg.DagsterInstance, input_keys: list[dg.AssetKey], day: str
+) -> list[str]:
+    """The blocking checks the day's latest staging materializations recorded as failed."""
+    failed: list[str] = []
+    for key in input_keys:
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=key, asset_partitions=[day]), limit=1
+        ).records
+        event = records[0].asset_materialization if records else None
+        value = event.metadata.get("blocking_checks_failed") if event else None
+        names = value.value if value is not None else []
+        if isinstance(names, list):
+            failed.extend(f"{key.to_user_string()}:{name}" for name in names)
+    return failed
+
+
 def build_curated_sensor(
     job_name: str, input_keys: list[dg.AssetKey], built_key: dg.AssetKey
 ) -> dg.SensorDefinition:
@@ -46,13 +66,21 @@ def build_curated_sensor(
         ]
         built = dict(instance.get_latest_storage_id_by_partition(built_key, materialized))
         days = stale_days(inputs, built)
-        if not days:
-            return dg.SensorResult(skip_reason="every day's curated models are up to date")
+        blocked = {
+            day: failed for day in days if (failed := _blocking_failures(instance, input_keys, day))
+        }
+        for day, failed in blocked.items():
+            context.log.warning(
+                f"{day}: curated models held back, blocking checks failed: {failed}"
+            )
+        ready = [day for day in days if day not in blocked]
+        if not ready:
+            return dg.SensorResult(skip_reason="no day ready to build")
         return dg.SensorResult(
             run_requests=[
                 # The run key is the inputs' state: one run per change, however often we tick.
                 dg.RunRequest(partition_key=day, run_key=f"{day}:{max(i[day] for i in inputs)}")
-                for day in days
+                for day in ready
             ]
         )
 

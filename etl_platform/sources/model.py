@@ -40,6 +40,8 @@ class MaskMethod(StrEnum):
     HMAC = "hmac"  # keyed token: joinable within one environment, irreversible without the key
     LAST4 = "last4"  # display mask: everything but the last four characters becomes X
     REDACT = "redact"  # value replaced by a constant marker
+    CARD = "card"  # display mask keeping the BIN (first 6) and last 4 digits, as PCI DSS allows
+    AADHAAR = "aadhaar"  # display mask keeping the last 4 digits, as UIDAI allows
 
 
 class SchemaPolicy(StrEnum):
@@ -110,6 +112,20 @@ class Dedup(_Strict):
     latest_by: Identifier
 
 
+class Quality(_Strict):
+    """Partition-level quality gates; row-level checks live on the columns."""
+
+    max_quarantine_rate: float = Field(0.05, ge=0, le=1)
+    # error: a day over the rate is blocked from curated; warn: it is reported and proceeds.
+    quarantine_rate_severity: Literal["error", "warn"] = "error"
+    volume_lookback_days: int = Field(14, ge=3)
+    # A day's row count is an anomaly outside median ± k·MAD of the lookback (k ≈ 3.5 is the
+    # usual outlier cut; 5 keeps weekly seasonality from paging anyone).
+    volume_mad_k: float = Field(5.0, gt=0)
+    # By this cron (platform time zone) the previous day's partition must be materialized.
+    freshness_deadline_cron: str = "0 9 * * *"
+
+
 class SourceSpec(_Strict):
     """A declared source: everything the factory needs to build its assets and sensor."""
 
@@ -122,6 +138,7 @@ class SourceSpec(_Strict):
     event_time: Identifier
     dedup: Dedup
     schema_policy: SchemaPolicy = SchemaPolicy.EVOLVE
+    quality: Quality = Quality()
 
     @model_validator(mode="after")
     def _references_exist(self) -> SourceSpec:

@@ -1,0 +1,113 @@
+"""The asset checks of a staging table: specs, evaluation over the run's days, and results."""
+
+import dagster as dg
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from etl_platform.quality import partition_checks
+from etl_platform.quality.contract import check_contract
+from etl_platform.quality.partition_checks import CheckOutcome
+from etl_platform.sources.model import SourceSpec
+from etl_platform.transform.stage import StagingResult
+
+CONSERVATION = "conservation"
+CONTRACT = "contract"
+QUARANTINE_RATE = "quarantine_rate"
+ROW_VOLUME = "row_volume"
+
+
+def check_specs(spec: SourceSpec, asset: dg.AssetKey) -> list[dg.AssetCheckSpec]:
+    """The checks every staging table carries; `error` ones block its day's curated models."""
+    rate_blocks = spec.quality.quarantine_rate_severity == "error"
+    return [
+        dg.AssetCheckSpec(
+            CONSERVATION,
+            asset=asset,
+            blocking=True,
+            description="Rows landed in raw = staged + quarantined + duplicates dropped, per day.",
+        ),
+        dg.AssetCheckSpec(
+            CONTRACT,
+            asset=asset,
+            blocking=True,
+            description="The pandera contract from the spec and a unique primary key, per day.",
+        ),
+        dg.AssetCheckSpec(
+            QUARANTINE_RATE,
+            asset=asset,
+            blocking=rate_blocks,
+            description=f"At most {spec.quality.max_quarantine_rate:.1%} of a day's rows "
+            f"quarantined ({spec.quality.quarantine_rate_severity}).",
+        ),
+        dg.AssetCheckSpec(
+            ROW_VOLUME,
+            asset=asset,
+            description=f"A day's rows within median ± {spec.quality.volume_mad_k}·MAD of the "
+            f"previous {spec.quality.volume_lookback_days} days (warn).",
+        ),
+    ]
+
+
+def _counts_by_day(table: pa.Table) -> dict[str, int]:
+    if table.num_rows == 0:
+        return {}
+    counts = pc.value_counts(table.column("_partition_date").combine_chunks())
+    return {str(item["values"]): int(item["counts"]) for item in counts.to_pylist()}
+
+
+def evaluate(
+    spec: SourceSpec,
+    days: list[str],
+    raw_rows: dict[str, int],
+    result: StagingResult,
+    history: list[int],
+) -> dict[str, CheckOutcome]:
+    """Every check of the staging table over the run's days, from independent recounts."""
+    staged = _counts_by_day(result.staged)
+    quarantined = _counts_by_day(result.quarantined)
+    dropped = {d: s.exact_duplicates + s.superseded for d, s in result.stats.items()}
+    quality = spec.quality
+    return {
+        CONSERVATION: partition_checks.conservation(days, raw_rows, staged, quarantined, dropped),
+        CONTRACT: check_contract(result.staged, spec, days),
+        QUARANTINE_RATE: partition_checks.quarantine_rate(
+            days, raw_rows, quarantined, quality.max_quarantine_rate
+        ),
+        ROW_VOLUME: partition_checks.volume_anomaly(days, raw_rows, history, quality.volume_mad_k),
+    }
+
+
+def blocking_failures(spec: SourceSpec, outcomes: dict[str, CheckOutcome]) -> dict[str, list[str]]:
+    """For each day, the blocking checks it failed: that day's curated models must not run."""
+    blocking = {c.name for c in check_specs(spec, dg.AssetKey("x")) if c.blocking}
+    failed: dict[str, list[str]] = {}
+    for name, outcome in outcomes.items():
+        if name in blocking:
+            for day in outcome.failing:
+                failed.setdefault(day, []).append(name)
+    return failed
+
+
+def check_results(
+    spec: SourceSpec, asset: dg.AssetKey, outcomes: dict[str, CheckOutcome]
+) -> list[dg.AssetCheckResult]:
+    """One result per check, its failing days and evidence in metadata."""
+    specs = {c.name: c for c in check_specs(spec, asset)}
+    return [
+        dg.AssetCheckResult(
+            asset_key=asset,
+            check_name=name,
+            passed=outcome.passed,
+            severity=(
+                dg.AssetCheckSeverity.ERROR if specs[name].blocking else dg.AssetCheckSeverity.WARN
+            ),
+            metadata={
+                "failing_partitions": dg.MetadataValue.json(outcome.failing),
+                **{
+                    k: dg.MetadataValue.json(v) if isinstance(v, (dict, list)) else v
+                    for k, v in outcome.metadata.items()
+                },
+            },
+        )
+        for name, outcome in outcomes.items()
+    ]
