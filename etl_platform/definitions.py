@@ -5,15 +5,23 @@ import dagster as dg
 from etl_platform.assets.curated import build_curated
 from etl_platform.assets.factory import build_source
 from etl_platform.environment import build_resources, current_environment
+from etl_platform.quality.freshness import build_freshness
 from etl_platform.sources.model import load_specs
 
-sources = [build_source(spec) for spec in load_specs()]
+specs = load_specs()
+sources = [build_source(spec) for spec in specs]
 curated = build_curated()
+freshness_checks, freshness_sensor = build_freshness(
+    raw_assets={spec.name: source.raw for spec, source in zip(specs, sources, strict=True)},
+    deadlines={spec.name: spec.quality.freshness_deadline_cron for spec in specs},
+    curated=curated.assets,
+)
 
 defs = dg.Definitions(
     assets=[a for s in sources for a in s.assets] + [curated.assets],
+    asset_checks=freshness_checks,
     jobs=[s.job for s in sources] + [curated.job],
-    sensors=[s.sensor for s in sources] + [curated.sensor],
+    sensors=[s.sensor for s in sources] + [curated.sensor, freshness_sensor],
     resources=build_resources(current_environment()),
     # Steps share one DuckDB file that takes one writer; in-process also saves ~1.7 s per step.
     executor=dg.in_process_executor,

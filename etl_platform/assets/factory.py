@@ -18,9 +18,15 @@ from etl_platform.sources.model import SourceSpec
 class SourceDefinitions:
     """Everything the platform defines for one source."""
 
-    assets: list[dg.AssetsDefinition]
+    raw: dg.AssetsDefinition
+    staging: dg.AssetsDefinition
     job: Any  # what dg.define_asset_job returns; its class is not public
     sensor: dg.SensorDefinition
+
+    @property
+    def assets(self) -> list[dg.AssetsDefinition]:
+        """The raw asset and the staging/quarantine multi-asset."""
+        return [self.raw, self.staging]
 
 
 def build_source(spec: SourceSpec) -> SourceDefinitions:
@@ -33,7 +39,8 @@ def build_source(spec: SourceSpec) -> SourceDefinitions:
         description=f"Land, stage and quarantine one day of {spec.name}.",
     )
     return SourceDefinitions(
-        assets=[build_raw_asset(spec), build_staging_assets(spec)],
+        raw=build_raw_asset(spec),
+        staging=build_staging_assets(spec),
         job=job,
         sensor=build_landing_sensor(spec, job.name, partitions),
     )

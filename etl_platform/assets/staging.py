@@ -45,13 +45,26 @@ def _column_schema(spec: SourceSpec) -> dg.TableSchema:
     )
 
 
+def column_lineage(spec: SourceSpec) -> dg.TableColumnLineage:
+    """Each staged column comes from the raw column of the same name (masked ones included)."""
+    return dg.TableColumnLineage(
+        deps_by_column={
+            c.name: [dg.TableColumnDep(asset_key=raw_key(spec), column_name=c.name)]
+            for c in spec.columns
+        }
+    )
+
+
 def partition_metadata(stats: PartitionStats) -> dict[str, dg.MetadataValue]:
     """One partition's accounting: read = staged + quarantined + duplicates dropped."""
+    quarantined = sum(stats.quarantined.values())
     return {
+        # A float per day, so the UI plots the quarantine rate over time.
+        "quarantine_rate": dg.MetadataValue.float(quarantined / stats.read if stats.read else 0.0),
         "dagster/row_count": dg.MetadataValue.int(stats.staged),
         "rows_read": dg.MetadataValue.int(stats.read),
         "rows_staged": dg.MetadataValue.int(stats.staged),
-        "rows_quarantined": dg.MetadataValue.int(sum(stats.quarantined.values())),
+        "rows_quarantined": dg.MetadataValue.int(quarantined),
         "quarantined_by_reason": dg.MetadataValue.json(dict(sorted(stats.quarantined.items()))),
         "duplicates_dropped": dg.MetadataValue.int(stats.exact_duplicates + stats.superseded),
         "exact_duplicates": dg.MetadataValue.int(stats.exact_duplicates),
@@ -125,6 +138,7 @@ def build_staging_assets(spec: SourceSpec) -> dg.AssetsDefinition:
         )
         outcomes = evaluate(spec, days, count_by_partition(raw), result, history)
         blocked = blocking_failures(spec, outcomes)
+        lineage = column_lineage(spec)
         # A range run records one materialization per day; each carries its own day's figures.
         for day, stats in result.stats.items():
             accounting = partition_metadata(stats)
@@ -132,6 +146,7 @@ def build_staging_assets(spec: SourceSpec) -> dg.AssetsDefinition:
                 {
                     **accounting,
                     "blocking_checks_failed": dg.MetadataValue.json(blocked.get(day, [])),
+                    "dagster/column_lineage": lineage,
                 },
                 asset_key=staging_key(spec),
                 partition_key=day,

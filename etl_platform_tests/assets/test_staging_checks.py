@@ -63,7 +63,13 @@ def test_a_blocking_check_failing_on_one_day_holds_back_only_that_days_curated_m
         assert "2026-11-02" in rate.metadata["failing_partitions"].value
         assert evaluations["conservation"].passed and evaluations["contract"].passed
 
-        assert latest_metadata(instance, "2026-11-01")["blocking_checks_failed"].value == []
+        day_one = latest_metadata(instance, "2026-11-01")
+        assert day_one["blocking_checks_failed"].value == []
+        lineage = day_one["dagster/column_lineage"].value.deps_by_column["quantity"]
+        assert [(d.asset_key, d.column_name) for d in lineage] == [
+            (dg.AssetKey(["raw", "orders"]), "quantity")
+        ]
+        assert latest_metadata(instance, "2026-11-02")["quarantine_rate"].value == 0.5
         assert latest_metadata(instance, "2026-11-02")["blocking_checks_failed"].value == [
             "quarantine_rate"
         ]
