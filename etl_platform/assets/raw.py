@@ -1,18 +1,21 @@
 """Raw (bronze): each source's landed files in the lake, rows exactly as read, plus lineage."""
 
+from collections.abc import Iterator
+
 import dagster as dg
 import pyarrow as pa
 
 from etl_platform.ingest import ledger
-from etl_platform.ingest.drift import detect, raw_columns
+from etl_platform.ingest.drift import detect, raw_columns, rejection
 from etl_platform.ingest.landing import LocalLandingZone
 from etl_platform.ingest.raw_stream import raw_stream
-from etl_platform.ingest.readers import file_columns
+from etl_platform.ingest.readers import file_header
 from etl_platform.io.duckdb_warehouse import DuckDBWarehouse
 from etl_platform.partitions import daily_partitions
 from etl_platform.sources.model import SourceSpec
 
 WAREHOUSE_POOL = "duckdb_warehouse"
+SCHEMA_DRIFT_CHECK = "schema_drift"
 
 
 def raw_key(spec: SourceSpec) -> dg.AssetKey:
@@ -34,34 +37,47 @@ def build_raw_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         # The ledger lives in the DuckDB warehouse, which takes one writer at a time.
         pool=WAREHOUSE_POOL,
         metadata={"landing_prefix": spec.landing.prefix, "format": spec.format},
+        check_specs=[
+            dg.AssetCheckSpec(
+                SCHEMA_DRIFT_CHECK,
+                asset=raw_key(spec),
+                description="Landed files' headers match the spec (warns on any drift; the "
+                f"schema policy, {spec.schema_policy.value}, decides what loads).",
+            )
+        ],
     )
     def _raw(
         context: dg.AssetExecutionContext, landing: LocalLandingZone, warehouse: DuckDBWarehouse
-    ) -> pa.RecordBatchReader:
+    ) -> Iterator[dg.Output[pa.RecordBatchReader] | dg.AssetCheckResult]:
         files = landing.files_for(spec.landing.prefix, spec.landing.pattern, context.partition_keys)
-        # Drift first: a file the schema policy refuses must not be registered as delivered.
-        drifts = [
-            drift
+        drifts = {
+            f.key: detect(spec, f.key, file_header(landing.local_path(f.key), spec.format))
             for f in files
-            if (drift := detect(spec, f.key, file_columns(landing.local_path(f.key), spec.format)))
-        ]
-        columns = raw_columns(spec, drifts)
+        }
+        rejected = {key: why for key, d in drifts.items() if (why := rejection(spec, d))}
+        accepted = [d for key, d in drifts.items() if d is not None and key not in rejected]
         hashed = [(f, landing.sha256(f.key)) for f in files]
         with warehouse.connect() as con:
             decisions = ledger.register(con, spec.name, hashed, context.run_id)
         loaded = [d for d in decisions if d.load]
-        context.add_output_metadata(
-            {
+        events = {key: d.describe() for key, d in drifts.items() if d is not None}
+        yield dg.Output(
+            raw_stream(landing, loaded, spec.format, raw_columns(spec, accepted), rejected),
+            metadata={
                 "files_loaded": len(loaded),
                 "files_skipped_as_redelivered": {
                     d.file.key: d.duplicate_of for d in decisions if not d.load
                 },
-                "schema_drift": {
-                    d.file_key: {"extra": list(d.extra), "missing": list(d.missing)} for d in drifts
-                },
+                "schema_drift": events,
+                "files_rejected": rejected,
                 "schema_policy": spec.schema_policy.value,
-            }
+            },
         )
-        return raw_stream(landing, loaded, spec.format, columns)
+        yield dg.AssetCheckResult(
+            check_name=SCHEMA_DRIFT_CHECK,
+            passed=not events,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"drift": events, "files_rejected": rejected},
+        )
 
     return _raw

@@ -16,6 +16,8 @@ LINEAGE_FIELDS = [
     pa.field("_file_sha256", pa.string()),
     pa.field("_ingested_at", pa.timestamp("us", tz="UTC")),
     pa.field("_partition_date", pa.string()),
+    # Why the schema policy refused the file this row came from; staging quarantines such rows.
+    pa.field("_file_rejected", pa.string()),
 ]
 
 
@@ -26,9 +28,16 @@ def raw_schema(columns: list[str]) -> pa.Schema:
 
 
 def raw_stream(
-    landing: LocalLandingZone, files: list[LedgerDecision], fmt: str, columns: list[str]
+    landing: LocalLandingZone,
+    files: list[LedgerDecision],
+    fmt: str,
+    columns: list[str],
+    rejected: dict[str, str],
 ) -> pa.RecordBatchReader:
-    """A lazy reader over the files: nothing is read until the lake writer pulls a batch."""
+    """A lazy reader over the files: nothing is read until the lake writer pulls a batch.
+
+    `rejected` maps a file key to the reason its schema policy refused it; its rows are marked.
+    """
     schema = raw_schema(columns)
     ingested_at = datetime.now(UTC)
 
@@ -42,6 +51,7 @@ def raw_stream(
                     pa.array([decision.sha256] * n, pa.string()),
                     pa.array([ingested_at] * n, pa.timestamp("us", tz="UTC")),
                     pa.array([landed.partition_key] * n, pa.string()),
+                    pa.array([rejected.get(landed.key)] * n, pa.string()),
                 ]
                 yield pa.RecordBatch.from_arrays([*batch.columns, *lineage], schema=schema)
 

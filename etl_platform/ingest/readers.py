@@ -15,6 +15,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from etl_platform.ingest.drift import normalize_header
+
 BATCH_ROWS = 65_536
 # ~28 K order rows a block: large enough to amortize per-batch costs, small enough to stream.
 CSV_BLOCK_BYTES = 4 << 20
@@ -22,19 +24,16 @@ RAW_RECORD = "_raw_record"
 SOURCE_LINE = "_source_line"
 
 
-def normalize_header(name: str) -> str:
-    """Header text as a column name: trimmed and lower-cased (`" Amount"` matches `amount`)."""
-    return name.strip().lower()
+def file_header(path: Path, fmt: str) -> list[str]:
+    """The column names a file declares, as written, without reading its rows.
 
-
-def file_columns(path: Path, fmt: str) -> list[str]:
-    """The column names a file declares, normalized, without reading its rows."""
+    For JSON Lines, the keys seen in the first thousand records.
+    """
     if fmt == "csv":
         with path.open(newline="", encoding="utf-8") as handle:
-            header = next(csv.reader(handle), [])
-        return [normalize_header(h) for h in header]
+            return next(csv.reader(handle), [])
     if fmt == "parquet":
-        return [normalize_header(n) for n in pq.read_schema(path).names]
+        return list(pq.read_schema(path).names)
     seen: dict[str, None] = {}
     with path.open(encoding="utf-8") as handle:
         for _, line in zip(range(1_000), handle, strict=False):
@@ -43,8 +42,20 @@ def file_columns(path: Path, fmt: str) -> list[str]:
             except json.JSONDecodeError:
                 continue
             if isinstance(record, dict):
-                seen.update(dict.fromkeys(normalize_header(k) for k in record))
+                seen.update(dict.fromkeys(record))
     return list(seen)
+
+
+def unique_names(header: list[str]) -> list[str]:
+    """Normalized names made unique by position, so an ambiguous header can still be read.
+
+    The first of colliding headers keeps the name; drift detection has already flagged the file.
+    """
+    names: list[str] = []
+    for index, raw in enumerate(header):
+        name = normalize_header(raw) or f"_unnamed_{index}"
+        names.append(name if name not in names else f"{name}__{index}")
+    return names
 
 
 def read_batches(path: Path, fmt: str, columns: list[str]) -> Iterator[pa.RecordBatch]:
@@ -77,9 +88,7 @@ def _conform(
 
 
 def _csv_batches(path: Path, columns: list[str]) -> Iterator[pa.RecordBatch]:
-    header = file_columns(path, "csv")
-    if len(set(header)) != len(header) or "" in header:
-        raise ValueError(f"{path}: duplicate or empty column names in header {header}")
+    header = unique_names(file_header(path, "csv"))
     bad_rows: list[tuple[int, str]] = []
 
     def keep_invalid(row: pacsv.InvalidRow) -> str:
@@ -154,7 +163,10 @@ def _jsonl_batches(path: Path, columns: list[str]) -> Iterator[pa.RecordBatch]:
             if not isinstance(record, dict):
                 bad.append((number, text.rstrip("\n")))
                 continue
-            records.append({normalize_header(k): _as_text(v) for k, v in record.items()})
+            row: dict[str, str | None] = {}
+            for key, value in record.items():  # of colliding keys the first wins, as in CSV
+                row.setdefault(normalize_header(key), _as_text(value))
+            records.append(row)
             lines.append(number)
             if len(records) == BATCH_ROWS:
                 yield _records_batch(records, lines, columns)
@@ -177,7 +189,9 @@ def _records_batch(
 
 def _parquet_batches(path: Path, columns: list[str]) -> Iterator[pa.RecordBatch]:
     parquet = pq.ParquetFile(path)
-    names = {normalize_header(n): n for n in parquet.schema_arrow.names}
+    names: dict[str, str] = {}
+    for name in parquet.schema_arrow.names:
+        names.setdefault(normalize_header(name), name)
     line = 1
     for batch in parquet.iter_batches(batch_size=BATCH_ROWS):
         by_name = {c: batch.column(names[c]).cast(pa.string()) for c in columns if c in names}

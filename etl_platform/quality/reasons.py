@@ -8,6 +8,7 @@ from enum import StrEnum
 class Reason(StrEnum):
     """One code per kind of failure; a quarantined row carries exactly one, its first failure."""
 
+    FILE_REJECTED = "file_rejected"  # the whole file: its header drifted past the schema policy
     UNPARSEABLE_RECORD = "unparseable_record"
     TYPE_MISMATCH = "type_mismatch"
     EVENT_TIME_OUTSIDE_PARTITION = "event_time_outside_partition"

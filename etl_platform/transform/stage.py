@@ -58,16 +58,21 @@ class StagingResult:
 
 def _reject_case(spec: SourceSpec) -> str:
     """SQL for the reasons found before validation: unparseable record, failed cast, wrong day."""
-    whens = [f"WHEN _raw_record IS NOT NULL THEN {{'r': '{Reason.UNPARSEABLE_RECORD}', 'c': NULL}}"]
+    whens = [
+        f"WHEN _file_rejected IS NOT NULL THEN "
+        f"{{'r': '{Reason.FILE_REJECTED}', 'c': NULL, 'k': _file_rejected}}",
+        f"WHEN _raw_record IS NOT NULL THEN "
+        f"{{'r': '{Reason.UNPARSEABLE_RECORD}', 'c': NULL, 'k': NULL}}",
+    ]
     for column in spec.columns:
         whens.append(
             f"WHEN {cleanse.cast_fails(column)} THEN "
-            f"{{'r': '{Reason.TYPE_MISMATCH}', 'c': '{column.name}'}}"
+            f"{{'r': '{Reason.TYPE_MISMATCH}', 'c': '{column.name}', 'k': NULL}}"
         )
     event = next(c for c in spec.columns if c.name == spec.event_time)
     whens.append(
         f"WHEN CAST({cleanse.typed(event)} AS DATE) <> _partition_date THEN "
-        f"{{'r': '{Reason.EVENT_TIME_OUTSIDE_PARTITION}', 'c': '{event.name}'}}"
+        f"{{'r': '{Reason.EVENT_TIME_OUTSIDE_PARTITION}', 'c': '{event.name}', 'k': NULL}}"
     )
     return "CASE " + " ".join(whens) + " END"
 
@@ -114,11 +119,11 @@ def stage(
         text_cols = ", ".join(f"{cleanse.normalized(c.name)} AS {quote(c.name)}" for c in cols)
         con.execute(
             "CREATE TEMP TABLE norm AS SELECT CAST(_partition_date AS DATE) AS _partition_date, "
-            f"_source_file, _source_line, _raw_record, {text_cols} FROM raw_input"
+            f"_source_file, _source_line, _raw_record, _file_rejected, {text_cols} FROM raw_input"
         )
         typed_cols = ", ".join(f"{cleanse.typed(c)} AS {quote(c.name)}" for c in cols)
         con.execute(
-            f"CREATE TEMP TABLE typed AS SELECT _partition_date, _source_file, _source_line, "
+            "CREATE TEMP TABLE typed AS SELECT _partition_date, _source_file, _source_line, "
             f"{typed_cols}, {_reject_case(spec)} AS _early FROM norm"
         )
         validation_cols = ", ".join(cleanse.for_validation(c) for c in cols)
@@ -146,7 +151,7 @@ def stage(
         )
         all_rejects = (
             "SELECT _source_file, _source_line, _early.r AS _reason, _early.c AS _column, "
-            "NULL AS _check FROM typed WHERE _early IS NOT NULL "
+            "_early.k AS _check FROM typed WHERE _early IS NOT NULL "
             "UNION ALL SELECT _source_file, _source_line, _reason, _column, _check "
             "FROM late_rejects UNION ALL SELECT _source_file, _source_line, "
             f"'{Reason.DUPLICATE_VALUE}', _dup_column, 'unique' FROM latest "

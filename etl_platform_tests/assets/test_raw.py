@@ -2,10 +2,12 @@ import dagster as dg
 from deltalake import DeltaTable
 
 from etl_platform.assets.raw import build_raw_asset
+from etl_platform.assets.staging import build_staging_assets
 from etl_platform.ingest.landing import LocalLandingZone
 from etl_platform.io.delta_lake import DeltaLakeIOManager
-from etl_platform.io.duckdb_warehouse import DuckDBWarehouse
-from etl_platform.sources.model import SPEC_DIR, SchemaPolicy, load_spec
+from etl_platform.io.duckdb_warehouse import DuckDBWarehouse, DuckDBWarehouseIOManager
+from etl_platform.sources.model import SPEC_DIR, Quality, SchemaPolicy, load_spec
+from etl_platform.transform.pii_key import PiiKey
 
 ORDERS = load_spec(SPEC_DIR / "orders.yaml")
 HEADER = ",".join(ORDERS.column_names)
@@ -20,18 +22,31 @@ def land(tmp_path, name: str, header: str, rows: list[str]) -> None:
     (folder / name).write_text("\n".join([header, *rows]) + "\n")
 
 
-def materialize_raw(tmp_path, policy: SchemaPolicy) -> dg.ExecuteInProcessResult:
-    spec = ORDERS.model_copy(update={"schema_policy": policy})
+def materialize_raw(
+    tmp_path, policy: SchemaPolicy, with_staging: bool = False
+) -> dg.ExecuteInProcessResult:
+    # Whole files go to quarantine here: the quarantine-rate gate would (rightly) stop the run.
+    spec = ORDERS.model_copy(
+        update={"schema_policy": policy, "quality": Quality(max_quarantine_rate=1.0)}
+    )
+    warehouse = DuckDBWarehouse(path=str(tmp_path / "wh.duckdb"))
     resources = {
         "landing": LocalLandingZone(root=str(tmp_path / "landing")),
-        "warehouse": DuckDBWarehouse(path=str(tmp_path / "wh.duckdb")),
+        "warehouse": warehouse,
         "lake_io_manager": DeltaLakeIOManager(root=str(tmp_path / "lake")),
+        "warehouse_io_manager": DuckDBWarehouseIOManager(warehouse=warehouse),
+        "pii": PiiKey(secret="test-key-0123456789"),
     }
+    assets = [build_raw_asset(spec)] + ([build_staging_assets(spec)] if with_staging else [])
     with dg.DagsterInstance.ephemeral() as instance:
         return dg.materialize(
-            [build_raw_asset(spec)], partition_key=DAY, resources=resources, instance=instance,
-            raise_on_error=False,
-        )  # fmt: skip
+            assets, partition_key=DAY, resources=resources, instance=instance, raise_on_error=False
+        )
+
+
+def warehouse_rows(tmp_path, sql: str) -> list[tuple]:
+    with DuckDBWarehouse(path=str(tmp_path / "wh.duckdb")).connect() as con:
+        return con.execute(sql).fetchall()
 
 
 def raw_columns(tmp_path) -> list[str]:
@@ -50,9 +65,7 @@ def test_evolve_keeps_an_extra_column_in_raw_and_records_the_drift(tmp_path):
     assert result.success
     assert "coupon_code" in raw_columns(tmp_path)
     metadata = result.asset_materializations_for_node("raw__orders")[0].metadata
-    assert metadata["schema_drift"].value == {
-        f"orders/{DAY}/b.csv": {"extra": ["coupon_code"], "missing": []}
-    }
+    assert metadata["schema_drift"].value == {f"orders/{DAY}/b.csv": {"extra": ["coupon_code"]}}
     assert metadata["dagster/row_count"].value == 2
 
 
@@ -63,14 +76,27 @@ def test_discard_columns_drops_the_extra_column_and_loads_the_rows(tmp_path):
     assert DeltaTable(str(tmp_path / "lake" / "raw" / "orders")).count() == 1
 
 
-def test_freeze_refuses_a_file_with_an_extra_column_and_writes_nothing(tmp_path):
-    land(tmp_path, "b.csv", HEADER + ",coupon_code", [ROW + ",DIWALI10"])
-    result = materialize_raw(tmp_path, SchemaPolicy.FREEZE)
-    assert not result.success
-    failure = result.get_step_failure_events()[0].step_failure_data.error
-    assert "coupon_code" in str(failure.cause.message if failure.cause else failure.message)
-    assert not (tmp_path / "lake" / "raw" / "orders" / "_delta_log").exists()
-    assert not (tmp_path / "wh.duckdb").exists()  # nothing registered in the file ledger
+def test_freeze_sends_a_drifted_file_whole_to_quarantine_and_loads_the_others(tmp_path):
+    land(tmp_path, "a.csv", HEADER, [ROW])
+    land(tmp_path, "b.csv", HEADER + ",coupon_code", [ROW.replace("00000001", "00000002") + ",X"])
+    result = materialize_raw(tmp_path, SchemaPolicy.FREEZE, with_staging=True)
+    assert result.success  # a drift check only warns
+    (drift,) = [e for e in result.get_asset_check_evaluations() if e.check_name == "schema_drift"]
+    assert not drift.passed and drift.severity == dg.AssetCheckSeverity.WARN
+    assert list(drift.metadata["files_rejected"].value) == [f"orders/{DAY}/b.csv"]
+    assert warehouse_rows(tmp_path, "SELECT order_id FROM staging.orders") == [("ORD-00000001",)]
+    assert warehouse_rows(tmp_path, "SELECT order_id, _reason, _check FROM quarantine.orders") == [
+        ("ORD-00000002", "file_rejected", "schema_policy freeze: {'extra': ['coupon_code']}")
+    ]
+
+
+def test_colliding_headers_send_the_file_to_quarantine_under_any_policy(tmp_path):
+    land(tmp_path, "a.csv", HEADER + ",Amount,amount ,AMOUNT", [ROW + ",1,2,3"])
+    assert materialize_raw(tmp_path, SchemaPolicy.EVOLVE, with_staging=True).success
+    assert "coupon_code" not in raw_columns(tmp_path)
+    (reason, check) = warehouse_rows(tmp_path, "SELECT _reason, _check FROM quarantine.orders")[0]
+    assert reason == "file_rejected"
+    assert "Amount" in check and "AMOUNT" in check
 
 
 def test_a_missing_column_arrives_as_null_for_staging_to_judge(tmp_path):

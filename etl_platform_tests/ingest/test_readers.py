@@ -2,9 +2,8 @@ import json
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 
-from etl_platform.ingest.readers import file_columns, read_batches
+from etl_platform.ingest.readers import file_header, read_batches
 
 
 def read_all(path, fmt, columns):
@@ -30,11 +29,12 @@ def test_a_csv_row_with_the_wrong_field_count_is_kept_whole(tmp_path):
     assert rows[-1]["_source_line"] == 3
 
 
-def test_a_csv_header_with_colliding_names_is_refused(tmp_path):
+def test_a_csv_header_with_colliding_names_is_still_read_first_name_first(tmp_path):
+    # Drift detection rejects such a file; its rows must still reach quarantine, not vanish.
     path = tmp_path / "a.csv"
-    path.write_text("amount,Amount \n1,2\n")
-    with pytest.raises(ValueError, match="duplicate or empty column names"):
-        list(read_batches(path, "csv", ["amount"]))
+    path.write_text("amount,Amount ,,x\n1,2,3,4\n")
+    rows = read_all(path, "csv", ["amount", "x"])
+    assert [(r["amount"], r["x"]) for r in rows] == [("1", "4")]
 
 
 def test_jsonl_numbers_keep_the_text_they_were_sent_as(tmp_path):
@@ -62,7 +62,7 @@ def test_parquet_values_are_read_as_text(tmp_path):
         ("1.25", "P1", 1),
         (None, "P2", 2),
     ]
-    assert file_columns(path, "parquet") == ["price", "id"]
+    assert file_header(path, "parquet") == ["Price", "id"]
 
 
 def test_a_large_csv_streams_in_several_batches(tmp_path):

@@ -29,6 +29,7 @@ def raw_table(rows: list[dict], day: str = DAY, file: str = "orders/2026-11-01/a
     return (
         table.append_column("_source_line", pa.array(range(2, n + 2), pa.int64()))
         .append_column("_raw_record", pa.nulls(n, pa.string()))
+        .append_column("_file_rejected", pa.nulls(n, pa.string()))
         .append_column("_source_file", pa.array([file] * n))
         .append_column("_partition_date", pa.array([day] * n))
     )
