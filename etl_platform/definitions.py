@@ -6,6 +6,7 @@ from etl_platform.assets.curated import build_curated
 from etl_platform.assets.factory import build_source
 from etl_platform.environment import build_resources, current_environment
 from etl_platform.quality.freshness import build_freshness
+from etl_platform.sensors.alerts import build_alert_sensors
 from etl_platform.sources.model import load_specs
 
 specs = load_specs()
@@ -21,7 +22,8 @@ defs = dg.Definitions(
     assets=[a for s in sources for a in s.assets] + [curated.assets],
     asset_checks=freshness_checks,
     jobs=[s.job for s in sources] + [curated.job],
-    sensors=[s.sensor for s in sources] + [curated.sensor, freshness_sensor],
+    sensors=[s.sensor for s in sources]
+    + [curated.sensor, freshness_sensor, *build_alert_sensors()],
     resources=build_resources(current_environment()),
     # Steps share one DuckDB file that takes one writer; in-process also saves ~1.7 s per step.
     executor=dg.in_process_executor,
