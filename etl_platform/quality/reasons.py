@@ -17,6 +17,7 @@ class Reason(StrEnum):
     NOT_ALLOWED = "not_allowed"
     PATTERN_MISMATCH = "pattern_mismatch"
     DUPLICATE_VALUE = "duplicate_value"
+    RULE_VIOLATION = "rule_violation"  # a multi-column business rule of severity error
 
 
 _CHECK_PREFIXES = {

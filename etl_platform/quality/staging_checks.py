@@ -14,12 +14,21 @@ CONSERVATION = "conservation"
 CONTRACT = "contract"
 QUARANTINE_RATE = "quarantine_rate"
 ROW_VOLUME = "row_volume"
+BUSINESS_RULES = "business_rules"
 
 
 def check_specs(spec: SourceSpec, asset: dg.AssetKey) -> list[dg.AssetCheckSpec]:
     """The checks every staging table carries; `error` ones block its day's curated models."""
     rate_blocks = spec.quality.quarantine_rate_severity == "error"
-    return [
+    warn_rules = [r.name for r in spec.rules if r.severity == "warn"]
+    rules = [
+        dg.AssetCheckSpec(
+            BUSINESS_RULES,
+            asset=asset,
+            description=f"Staged rows keep the warn-severity rules {warn_rules} (warn).",
+        )
+    ]
+    return (rules if warn_rules else []) + [
         dg.AssetCheckSpec(
             CONSERVATION,
             asset=asset,
@@ -67,7 +76,7 @@ def evaluate(
     quarantined = _counts_by_day(result.quarantined)
     dropped = {d: s.exact_duplicates + s.superseded for d, s in result.stats.items()}
     quality = spec.quality
-    return {
+    outcomes = {
         CONSERVATION: partition_checks.conservation(days, raw_rows, staged, quarantined, dropped),
         CONTRACT: check_contract(result.staged, spec, days),
         QUARANTINE_RATE: partition_checks.quarantine_rate(
@@ -75,6 +84,12 @@ def evaluate(
         ),
         ROW_VOLUME: partition_checks.volume_anomaly(days, raw_rows, history, quality.volume_mad_k),
     }
+    if any(r.severity == "warn" for r in spec.rules):
+        outcomes[BUSINESS_RULES] = CheckOutcome(
+            failing={d: f"rows breaking rules: {w}" for d, w in result.rule_warnings.items()},
+            metadata={"violations_by_partition": result.rule_warnings},
+        )
+    return outcomes
 
 
 def blocking_failures(spec: SourceSpec, outcomes: dict[str, CheckOutcome]) -> dict[str, list[str]]:

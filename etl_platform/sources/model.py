@@ -17,6 +17,8 @@ from pydantic import (
     model_validator,
 )
 
+from etl_platform.sources.rules import RuleError, compile_rule
+
 # Identifiers from specs end up as table and column names; restrict them so they never need quoting
 # tricks and can never carry SQL.
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
@@ -112,6 +114,19 @@ class Dedup(_Strict):
     latest_by: Identifier
 
 
+class Rule(_Strict):
+    """A row-level business rule over several columns, e.g. `updated_at >= order_ts`.
+
+    A row where the expression is false fails the rule; where it is NULL (an operand missing) the
+    rule does not apply. `error` rules quarantine the row; `warn` rules stage it and report.
+    """
+
+    name: Identifier
+    expression: str
+    description: str = ""
+    severity: Literal["error", "warn"] = "error"
+
+
 class Quality(_Strict):
     """Partition-level quality gates; row-level checks live on the columns."""
 
@@ -139,6 +154,7 @@ class SourceSpec(_Strict):
     dedup: Dedup
     schema_policy: SchemaPolicy = SchemaPolicy.EVOLVE
     quality: Quality = Quality()
+    rules: list[Rule] = []
 
     @model_validator(mode="after")
     def _references_exist(self) -> SourceSpec:
@@ -161,6 +177,13 @@ class SourceSpec(_Strict):
             )
         if self.dedup.latest_by not in by_name:
             raise ValueError(f"dedup.latest_by {self.dedup.latest_by!r} is not declared in columns")
+        if len({r.name for r in self.rules}) != len(self.rules):
+            raise ValueError("rules: two rules share a name")
+        for rule in self.rules:
+            try:
+                compile_rule(rule.expression, set(by_name))
+            except RuleError as exc:
+                raise ValueError(f"rule {rule.name!r}: {exc}") from exc
         return self
 
     @property

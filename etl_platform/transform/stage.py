@@ -21,6 +21,7 @@ from etl_platform.quality.reasons import Reason
 from etl_platform.quality.schema import build_schema
 from etl_platform.quality.validate import validate_chunks
 from etl_platform.sources.model import MaskMethod, SourceSpec
+from etl_platform.sources.rules import compile_rule
 from etl_platform.transform import cleanse, dedup
 from etl_platform.transform.pii import mask_array
 
@@ -54,6 +55,8 @@ class StagingResult:
     staged: pa.Table
     quarantined: pa.Table
     stats: dict[str, PartitionStats]
+    # day -> warn-severity rule -> staged rows that break it
+    rule_warnings: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def _reject_case(spec: SourceSpec) -> str:
@@ -85,6 +88,31 @@ def _duplicate_value_case(spec: SourceSpec) -> str:
         if c.checks.unique
     ]
     return "CASE " + " ".join(whens) + " END" if whens else "CAST(NULL AS VARCHAR)"
+
+
+def _rule_case(spec: SourceSpec, severity: str) -> str:
+    """SQL naming the first rule of a severity a row breaks, as {n: name, k: expression}."""
+    whens = [
+        f"WHEN NOT ({compile_rule(r.expression, set(spec.column_names))}) "
+        f"THEN {{'n': '{r.name}', 'k': '{r.expression.replace(chr(39), chr(39) * 2)}'}}"
+        for r in spec.rules
+        if r.severity == severity
+    ]
+    return "CASE " + " ".join(whens) + " END" if whens else "NULL"
+
+
+def _rule_warnings(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> dict[str, dict[str, int]]:
+    """Staged rows breaking each warn rule, per day (only days and rules with some)."""
+    found: dict[str, dict[str, int]] = {}
+    for rule in (r for r in spec.rules if r.severity == "warn"):
+        sql = compile_rule(rule.expression, set(spec.column_names))
+        rows = con.execute(
+            f"SELECT _partition_date, count(*) FROM latest WHERE _dup_column IS NULL "
+            f"AND NOT ({sql}) GROUP BY ALL"
+        ).fetchall()
+        for day, n in rows:
+            found.setdefault(day.isoformat(), {})[rule.name] = int(n)
+    return found
 
 
 def _mask(table: pa.Table, spec: SourceSpec, key: bytes) -> pa.Table:
@@ -134,7 +162,14 @@ def stage(
                 "WHERE _early IS NULL"
             ).to_arrow_reader(VALIDATION_BATCH_ROWS),
         )
-        con.register("late_rejects", late)
+        con.register("validation_rejects", late)
+        con.execute(
+            "CREATE TEMP TABLE late_rejects AS SELECT * FROM validation_rejects "
+            f"UNION ALL SELECT _source_file, _source_line, '{Reason.RULE_VIOLATION}', "
+            f"r.n, r.k FROM (SELECT _source_file, _source_line, {_rule_case(spec, 'error')} AS r "
+            "FROM typed t ANTI JOIN validation_rejects USING (_source_file, _source_line) "
+            "WHERE t._early IS NULL) WHERE r IS NOT NULL"
+        )
         con.execute(
             "CREATE TEMP TABLE ranked AS SELECT *, "
             f"{dedup.exact_copy_rank(spec)} AS _copy FROM ("
@@ -170,9 +205,12 @@ def stage(
             f"FROM rejects r JOIN norm n USING (_source_file, _source_line) {order}"
         ).to_arrow_table()
         stats = _accounting(con, partition_keys)
+        warnings = _rule_warnings(con, spec)
     finally:
         con.close()
-    return StagingResult(_mask(staged, spec, pii_key), _mask(quarantined, spec, pii_key), stats)
+    return StagingResult(
+        _mask(staged, spec, pii_key), _mask(quarantined, spec, pii_key), stats, warnings
+    )
 
 
 _ACCOUNTING_SQL = """

@@ -71,3 +71,18 @@ def test_invalid_yaml_is_reported_with_the_file(tmp_path):
     path.write_text("name: [unclosed")
     with pytest.raises(SpecError, match="not valid YAML"):
         load_spec(path)
+
+
+@pytest.mark.parametrize(
+    ("expression", "words"),
+    [
+        ("quantity >= nope", "'nope' is not a declared column"),
+        ("quantity >= 1; drop table x", "unexpected text"),
+        ("(quantity >= 1", "unbalanced parentheses"),
+        ("quantity >= '1'", "unexpected text"),
+    ],
+)
+def test_a_rule_outside_the_rule_language_fails_naming_the_rule(tmp_path, expression, words):
+    path = write_variant(tmp_path, {"rules": [{"name": "r1", "expression": expression}]})
+    with pytest.raises(SpecError, match=f"rule 'r1': {words}"):
+        load_spec(path)

@@ -1,7 +1,7 @@
 import pyarrow as pa
 import pytest
 
-from etl_platform.sources.model import SPEC_DIR, load_spec
+from etl_platform.sources.model import SPEC_DIR, Rule, load_spec
 from etl_platform.transform.pii import hmac_token
 from etl_platform.transform.stage import stage
 
@@ -179,3 +179,29 @@ def test_staging_twice_gives_identical_rows():
 def test_an_unknown_time_zone_is_refused_before_sql():
     with pytest.raises(Exception, match="No time zone"):
         stage(raw_table([GOOD]), ORDERS, [DAY], KEY, "Mars/Olympus'; drop")
+
+
+def with_rules(*rules: dict):
+    return ORDERS.model_copy(update={"rules": [Rule(**r) for r in rules]})
+
+
+def test_an_error_rule_quarantines_the_rows_that_break_it():
+    spec = with_rules({"name": "big_order", "expression": "quantity * unit_price_inr <= 1000"})
+    result = run([GOOD, {**GOOD, "order_id": "ORD-00000002", "quantity": "20"}], spec=spec)
+    assert result.quarantined.select(["order_id", "_reason", "_column", "_check"]).to_pylist() == [
+        {
+            "order_id": "ORD-00000002",
+            "_reason": "rule_violation",
+            "_column": "big_order",
+            "_check": "quantity * unit_price_inr <= 1000",
+        }
+    ]
+    assert result.staged.num_rows == 1
+
+
+def test_a_warn_rule_stages_the_row_and_counts_it():
+    spec = with_rules({"name": "small", "expression": "quantity <= 5", "severity": "warn"})
+    rows = [GOOD, {**GOOD, "order_id": "ORD-00000002", "quantity": "9"}]
+    result = run(rows, spec=spec)
+    assert result.staged.num_rows == 2
+    assert result.rule_warnings == {DAY: {"small": 1}}
