@@ -1,12 +1,15 @@
 """The asset checks of a staging table: specs, evaluation over the run's days, and results."""
 
 import dagster as dg
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as ds
 
 from etl_platform.quality import partition_checks
 from etl_platform.quality.contract import check_contract
 from etl_platform.quality.partition_checks import CheckOutcome
+from etl_platform.quality.pii_leak import check_no_leak
 from etl_platform.sources.model import SourceSpec
 from etl_platform.transform.stage import StagingResult
 
@@ -15,6 +18,7 @@ CONTRACT = "contract"
 QUARANTINE_RATE = "quarantine_rate"
 ROW_VOLUME = "row_volume"
 BUSINESS_RULES = "business_rules"
+PII_NO_LEAK = "pii_no_leak"
 
 
 def check_specs(spec: SourceSpec, asset: dg.AssetKey) -> list[dg.AssetCheckSpec]:
@@ -49,12 +53,29 @@ def check_specs(spec: SourceSpec, asset: dg.AssetKey) -> list[dg.AssetCheckSpec]
             f"quarantined ({spec.quality.quarantine_rate_severity}).",
         ),
         dg.AssetCheckSpec(
+            PII_NO_LEAK,
+            asset=asset,
+            blocking=True,
+            description="No raw value of a PII column appears anywhere in staging or quarantine.",
+        ),
+        dg.AssetCheckSpec(
             ROW_VOLUME,
             asset=asset,
             description=f"A day's rows within median ± {spec.quality.volume_mad_k}·MAD of the "
             f"previous {spec.quality.volume_lookback_days} days (warn).",
         ),
     ]
+
+
+def _raw_counts(raw: ds.Dataset) -> dict[str, int]:
+    """Rows per day in raw, counted by the engine without loading the rows."""
+    con = duckdb.connect()
+    try:
+        con.register("raw", raw)
+        counts = con.execute("SELECT _partition_date, count(*) FROM raw GROUP BY ALL").fetchall()
+    finally:
+        con.close()
+    return {str(day): int(n) for day, n in counts}
 
 
 def _counts_by_day(table: pa.Table) -> dict[str, int]:
@@ -67,11 +88,12 @@ def _counts_by_day(table: pa.Table) -> dict[str, int]:
 def evaluate(
     spec: SourceSpec,
     days: list[str],
-    raw_rows: dict[str, int],
+    raw: ds.Dataset,
     result: StagingResult,
     history: list[int],
 ) -> dict[str, CheckOutcome]:
     """Every check of the staging table over the run's days, from independent recounts."""
+    raw_rows = _raw_counts(raw)
     staged = _counts_by_day(result.staged)
     quarantined = _counts_by_day(result.quarantined)
     dropped = {d: s.exact_duplicates + s.superseded for d, s in result.stats.items()}
@@ -83,6 +105,9 @@ def evaluate(
             days, raw_rows, quarantined, quality.max_quarantine_rate
         ),
         ROW_VOLUME: partition_checks.volume_anomaly(days, raw_rows, history, quality.volume_mad_k),
+        PII_NO_LEAK: check_no_leak(
+            raw, spec, {"staging": result.staged, "quarantine": result.quarantined}, days
+        ),
     }
     if any(r.severity == "warn" for r in spec.rules):
         outcomes[BUSINESS_RULES] = CheckOutcome(

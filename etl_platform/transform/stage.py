@@ -20,10 +20,11 @@ from etl_platform.io.sql import quote
 from etl_platform.quality.reasons import Reason
 from etl_platform.quality.schema import build_schema
 from etl_platform.quality.validate import validate_chunks
-from etl_platform.sources.model import MaskMethod, SourceSpec
+from etl_platform.sources.model import ColumnType, MaskMethod, SourceSpec
 from etl_platform.sources.rules import compile_rule
 from etl_platform.transform import cleanse, dedup
 from etl_platform.transform.pii import mask_array
+from etl_platform.transform.pii_detect import scrub_array
 
 VALIDATION_BATCH_ROWS = 100_000
 LINEAGE = ("_partition_date", "_source_file", "_source_line")
@@ -57,6 +58,8 @@ class StagingResult:
     stats: dict[str, PartitionStats]
     # day -> warn-severity rule -> staged rows that break it
     rule_warnings: dict[str, dict[str, int]] = field(default_factory=dict)
+    # "<column>:<kind>" -> identifiers found in free text and replaced by tokens
+    pii_scrubbed: dict[str, int] = field(default_factory=dict)
 
 
 def _reject_case(spec: SourceSpec) -> str:
@@ -115,13 +118,30 @@ def _rule_warnings(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> dict[str
     return found
 
 
-def _mask(table: pa.Table, spec: SourceSpec, key: bytes) -> pa.Table:
+def free_text_columns(spec: SourceSpec) -> list[str]:
+    """String columns that are neither PII nor a constrained code: where stray PII can hide."""
+    return [
+        c.name
+        for c in spec.columns
+        if c.type is ColumnType.STRING
+        and c.pii is None
+        and c.checks.regex is None
+        and c.checks.allowed is None
+    ]
+
+
+def _mask(table: pa.Table, spec: SourceSpec, key: bytes, found: Counter[str]) -> pa.Table:
+    """Mask PII columns, and scrub identifiers out of free-text columns, counting what was found."""
     for column in spec.columns:
         if column.pii is not None:
             index = table.schema.get_field_index(column.name)
-            table = table.set_column(
-                index, column.name, mask_array(table[column.name], column.pii, key)
-            )
+            masked = mask_array(table[column.name], column.pii, key)
+            table = table.set_column(index, column.name, masked)
+    for name in free_text_columns(spec):
+        index = table.schema.get_field_index(name)
+        scrubbed, kinds = scrub_array(table[name], key)
+        found.update({f"{name}:{kind}": n for kind, n in kinds.items()})
+        table = table.set_column(index, name, scrubbed)
     if "_raw_record" in table.schema.names and any(c.pii for c in spec.columns):
         # An unparsed record may hold PII in any position; only the lake keeps it in clear.
         index = table.schema.get_field_index("_raw_record")
@@ -208,9 +228,10 @@ def stage(
         warnings = _rule_warnings(con, spec)
     finally:
         con.close()
-    return StagingResult(
-        _mask(staged, spec, pii_key), _mask(quarantined, spec, pii_key), stats, warnings
-    )
+    found: Counter[str] = Counter()
+    staged = _mask(staged, spec, pii_key, found)
+    quarantined = _mask(quarantined, spec, pii_key, found)
+    return StagingResult(staged, quarantined, stats, warnings, dict(found))
 
 
 _ACCOUNTING_SQL = """

@@ -1,0 +1,32 @@
+from etl_platform.quality.pii_leak import check_no_leak
+from etl_platform.transform.stage import stage
+from etl_platform_tests.transform.test_stage import CUSTOMER, CUSTOMERS, DAY, KEY, raw_table
+
+
+def staged_customers(rows):
+    raw = raw_table(rows)
+    return raw, stage(raw, CUSTOMERS, [DAY], KEY, "Asia/Kolkata")
+
+
+def test_masked_outputs_leak_nothing():
+    raw, result = staged_customers([CUSTOMER, {**CUSTOMER, "customer_id": "CUST-000002"}])
+    outcome = check_no_leak(raw, CUSTOMERS, {"staging": result.staged}, [DAY])
+    assert outcome.passed
+    assert outcome.metadata["pii_columns"] == ["name", "email", "phone", "pan"]
+
+
+def test_a_raw_email_in_the_wrong_column_is_a_leak_on_its_day():
+    raw, result = staged_customers([CUSTOMER])
+    index = result.staged.schema.get_field_index("state")
+    leaked = result.staged.set_column(index, "state", [[CUSTOMER["email"]]])
+    outcome = check_no_leak(raw, CUSTOMERS, {"staging": leaked}, [DAY])
+    assert outcome.failing == {DAY: "1 raw PII values found in ['staging.state']"}
+
+
+def test_free_text_identifiers_are_scrubbed_before_they_can_leak():
+    row = {**CUSTOMER, "city": "Pune, call 9876543210"}
+    raw, result = staged_customers([row])
+    city = result.staged.column("city")[0].as_py()
+    assert "9876543210" not in city and city.startswith("Pune, call [mobile:tok_")
+    assert result.pii_scrubbed == {"city:mobile": 1}
+    assert check_no_leak(raw, CUSTOMERS, {"staging": result.staged}, [DAY]).passed
