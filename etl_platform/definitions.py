@@ -4,6 +4,7 @@ import dagster as dg
 
 from etl_platform.assets.curated import build_curated
 from etl_platform.assets.factory import build_source
+from etl_platform.assets.quality_report import build_quality_report
 from etl_platform.environment import build_resources, current_environment
 from etl_platform.quality.freshness import build_freshness
 from etl_platform.sensors.alerts import build_alert_sensors
@@ -11,7 +12,8 @@ from etl_platform.sources.model import load_specs
 
 specs = load_specs()
 sources = [build_source(spec) for spec in specs]
-curated = build_curated()
+quality_report = build_quality_report(specs)
+curated = build_curated(also=[quality_report])
 freshness_checks, freshness_sensor = build_freshness(
     raw_assets={spec.name: source.raw for spec, source in zip(specs, sources, strict=True)},
     deadlines={spec.name: spec.quality.freshness_deadline_cron for spec in specs},
@@ -19,7 +21,7 @@ freshness_checks, freshness_sensor = build_freshness(
 )
 
 defs = dg.Definitions(
-    assets=[a for s in sources for a in s.assets] + [curated.assets],
+    assets=[a for s in sources for a in s.assets] + [curated.assets, quality_report],
     asset_checks=freshness_checks,
     jobs=[s.job for s in sources] + [curated.job],
     sensors=[s.sensor for s in sources]

@@ -78,4 +78,4 @@ def test_curated_runs_are_launched_by_a_running_sensor_watching_every_staging_ta
     sensor = defs.resolve_sensor_def("curated_sensor")
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
     job = defs.resolve_job_def("build_curated")
-    assert {k.path[0] for k in job.asset_layer.executable_asset_keys} == {"curated"}
+    assert {k.path[0] for k in job.asset_layer.executable_asset_keys} == {"curated", "quality"}

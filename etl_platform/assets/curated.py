@@ -72,14 +72,17 @@ class CuratedDefinitions:
     sensor: dg.SensorDefinition
 
 
-def build_curated(manifest: Path = MANIFEST) -> CuratedDefinitions:
-    """The curated layer, triggered per day once all the staging tables it reads are there."""
+def build_curated(also: list[dg.AssetsDefinition], manifest: Path = MANIFEST) -> CuratedDefinitions:
+    """The curated layer, triggered per day once all the staging tables it reads are there.
+
+    `also`: assets built in the same daily run (the quality report).
+    """
     assets = build_curated_assets(manifest)
     job = dg.define_asset_job(
         "build_curated",
-        selection=dg.AssetSelection.assets(assets),
+        selection=dg.AssetSelection.assets(assets, *also),
         partitions_def=daily_partitions(),
-        description="Build every dbt model, and run its tests, for one day or a range.",
+        description="Build every dbt model, run its tests and report quality, for a day or range.",
     )
     sensor = build_curated_sensor(
         job.name,

@@ -9,10 +9,10 @@ import pyarrow.dataset as ds
 from etl_platform.assets.raw import WAREHOUSE_POOL, raw_key
 from etl_platform.partitions import daily_partitions, platform_timezone
 from etl_platform.quality.staging_checks import (
-    blocking_failures,
     check_results,
     check_specs,
     evaluate,
+    failures_by_day,
 )
 from etl_platform.sources.model import SourceSpec
 from etl_platform.transform.cleanse import SQL_TYPES
@@ -125,7 +125,8 @@ def build_staging_assets(spec: SourceSpec) -> dg.AssetsDefinition:
             context.instance, staging_key(spec), days[0], spec.quality.volume_lookback_days
         )
         outcomes = evaluate(spec, days, raw, result, history)
-        blocked = blocking_failures(spec, outcomes)
+        blocked = failures_by_day(spec, outcomes, blocking_only=True)
+        failed = failures_by_day(spec, outcomes, blocking_only=False)
         lineage = column_lineage(spec)
         # A range run records one materialization per day; each carries its own day's figures.
         for day, stats in result.stats.items():
@@ -134,6 +135,7 @@ def build_staging_assets(spec: SourceSpec) -> dg.AssetsDefinition:
                 {
                     **accounting,
                     "blocking_checks_failed": dg.MetadataValue.json(blocked.get(day, [])),
+                    "checks_failed": dg.MetadataValue.json(failed.get(day, [])),
                     "dagster/column_lineage": lineage,
                 },
                 asset_key=staging_key(spec),

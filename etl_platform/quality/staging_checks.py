@@ -117,12 +117,14 @@ def evaluate(
     return outcomes
 
 
-def blocking_failures(spec: SourceSpec, outcomes: dict[str, CheckOutcome]) -> dict[str, list[str]]:
-    """For each day, the blocking checks it failed: that day's curated models must not run."""
+def failures_by_day(
+    spec: SourceSpec, outcomes: dict[str, CheckOutcome], *, blocking_only: bool
+) -> dict[str, list[str]]:
+    """For each day, the checks it failed (only the blocking ones: its curated models wait)."""
     blocking = {c.name for c in check_specs(spec, dg.AssetKey("x")) if c.blocking}
     failed: dict[str, list[str]] = {}
     for name, outcome in outcomes.items():
-        if name in blocking:
+        if name in blocking or not blocking_only:
             for day in outcome.failing:
                 failed.setdefault(day, []).append(name)
     return failed
