@@ -16,7 +16,7 @@ from pathlib import Path
 import dagster as dg
 
 from etl_platform.demo.generator import generate
-from etl_platform.demo.summary import render, summarize
+from etl_platform.demo.summary import render, render_quality, summarize
 from etl_platform.environment import PROJECT_ROOT, data_dir
 
 log = logging.getLogger("etl_platform.cli")
@@ -57,7 +57,8 @@ def demo(days: int, orders_per_day: int, seed: int, start: date) -> int:
     built = time.perf_counter()
     with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
         summaries, curated = summarize(json.loads(manifest_path.read_text()), root, instance)
-    sys.stdout.write(render(summaries, curated) + "\n")
+        quality = render_quality(root, instance)
+    sys.stdout.write(render(summaries, curated) + "\n\n" + quality + "\n")
     sys.stdout.write(
         f"\ngenerate {generated - started:.1f} s, materialize {built - generated:.1f} s\n"
     )

@@ -120,3 +120,45 @@ def render(summaries: list[SourceSummary], curated: dict[str, int]) -> str:
     lines.append("")
     lines.extend(f"curated.{name:<34} {count:>9} rows" for name, count in curated.items())
     return "\n".join(lines)
+
+
+def render_quality(data_dir: Path, instance: dg.DagsterInstance) -> str:
+    """The quality report's rows and every check that did not pass, as plain text."""
+    con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
+    try:
+        report = con.execute(
+            "SELECT _partition_date::VARCHAR, source, status, quarantine_rate, files_with_drift, "
+            "checks_failed "
+            "FROM quality.report ORDER BY 1, 2"
+        ).fetchall()
+    finally:
+        con.close()
+    lines = [
+        f"{'day':<11} {'source':<10} {'status':<8} {'quar. rate':>10} {'drift files':>11}  "
+        "checks failed"
+    ]
+    lines += [
+        f"{d:<11} {s:<10} {st:<8} {(r or 0):>10.2%} {(n or 0):>11}  {f}"
+        for d, s, st, r, n, f in report
+    ]
+    evaluations = [
+        event.dagster_event.asset_check_evaluation_data
+        for run in instance.get_runs()
+        for event in instance.all_logs(
+            run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+        )
+        if event.dagster_event is not None
+    ]
+    failed: dict[str, set[str]] = {}
+    for e in evaluations:
+        if not e.passed:
+            name = f"{e.check_name} ({e.severity.value})"
+            failed.setdefault(name, set()).add(e.asset_key.to_user_string())
+    passed = sum(e.passed for e in evaluations)
+    lines.append("")
+    lines.append(f"asset checks: {len(evaluations)} evaluated, {passed} passed")
+    lines.extend(
+        f"  did not pass: {name} on {', '.join(sorted(assets))}"
+        for name, assets in sorted(failed.items())
+    )
+    return "\n".join(lines)
