@@ -6,6 +6,7 @@ from etl_platform.assets.curated import build_curated
 from etl_platform.assets.factory import build_source
 from etl_platform.assets.quality_report import build_quality_report
 from etl_platform.environment import build_resources, current_environment
+from etl_platform.quality.curated_pii import build_curated_pii_check
 from etl_platform.quality.freshness import build_freshness
 from etl_platform.sensors.alerts import build_alert_sensors
 from etl_platform.sources.model import load_specs
@@ -22,7 +23,7 @@ freshness_checks, freshness_sensor = build_freshness(
 
 defs = dg.Definitions(
     assets=[a for s in sources for a in s.assets] + [curated.assets, quality_report],
-    asset_checks=freshness_checks,
+    asset_checks=[*freshness_checks, build_curated_pii_check(specs, curated.assets)],
     jobs=[s.job for s in sources] + [curated.job],
     sensors=[s.sensor for s in sources]
     + [curated.sensor, freshness_sensor, *build_alert_sensors()],

@@ -82,7 +82,7 @@ def summarize(
     try:
         for source in sorted(manifest["sources"]):
             raw = DeltaTable(str(data_dir / "lake" / "raw" / source)).count()
-            staged = con.execute(f'SELECT count(*) FROM staging."{source}"').fetchone()
+            ((staged,),) = con.execute(f'SELECT count(*) FROM staging."{source}"').fetchall()
             reasons = con.execute(
                 f'SELECT _reason, count(*) FROM quarantine."{source}" GROUP BY ALL'
             ).fetchall()
@@ -90,7 +90,7 @@ def summarize(
                 SourceSummary(
                     source,
                     raw,
-                    staged[0] if staged else 0,
+                    staged,
                     Counter(dict(reasons)),
                     _dropped_from_metadata(instance, source),
                     _expected(manifest, source),
@@ -98,8 +98,7 @@ def summarize(
             )
         curated = {}
         for table in CURATED:
-            row = con.execute(f'SELECT count(*) FROM curated."{table}"').fetchone()
-            curated[table] = row[0] if row else 0
+            ((curated[table],),) = con.execute(f'SELECT count(*) FROM curated."{table}"').fetchall()
     finally:
         con.close()
     return summaries, curated

@@ -60,8 +60,8 @@ def register(
                 "SELECT file_key FROM _etl.file_ledger WHERE source = ? AND sha256 = ? "
                 "AND file_key <> ? AND status = 'loaded' ORDER BY registered_at, file_key LIMIT 1",
                 [source, sha, landed.key],
-            ).fetchone()
-            duplicate_of = original[0] if original else None
+            ).fetchall()
+            duplicate_of = original[0][0] if original else None
             con.execute(
                 "INSERT OR REPLACE INTO _etl.file_ledger "
                 "(source, file_key, sha256, size, partition_key, status, duplicate_of, run_id) "

@@ -24,6 +24,26 @@ def _text_columns(table: pa.Table) -> list[str]:
     return [f.name for f in table.schema if pa.types.is_string(f.type) and f.name != "_source_file"]
 
 
+def raw_pii_values(raw: ds.Dataset | pa.Table, spec: SourceSpec) -> pa.Table:
+    """Every raw PII value worth probing for, with its day: columns `day`, `v`."""
+    pii = [c.name for c in spec.columns if c.pii is not None]
+    if not pii:
+        return pa.table({"day": pa.array([], pa.string()), "v": pa.array([], pa.string())})
+    tokens = ", ".join(f"'{t}'" for t in NULL_TOKENS)
+    probes = " UNION ".join(
+        f"SELECT _partition_date::VARCHAR AS day, trim({quote(c)}) AS v FROM raw_input "
+        f"WHERE length(trim({quote(c)})) >= {MIN_PROBE_LENGTH} "
+        f"AND lower(trim({quote(c)})) NOT IN ({tokens})"
+        for c in pii
+    )
+    con = duckdb.connect()
+    try:
+        con.register("raw_input", raw)
+        return con.sql(probes).to_arrow_table()
+    finally:
+        con.close()
+
+
 def check_no_leak(
     raw: ds.Dataset | pa.Table,
     spec: SourceSpec,
@@ -34,19 +54,11 @@ def check_no_leak(
     pii = [c.name for c in spec.columns if c.pii is not None]
     if not pii:
         return CheckOutcome(metadata={"pii_columns": []})
+    leaks: dict[str, int] = {}
+    where: dict[str, list[str]] = {}
     con = duckdb.connect()
     try:
-        con.register("raw_input", raw)
-        tokens = ", ".join(f"'{t}'" for t in NULL_TOKENS)
-        probes = " UNION ".join(
-            f"SELECT _partition_date::VARCHAR AS day, trim({quote(c)}) AS v FROM raw_input "
-            f"WHERE length(trim({quote(c)})) >= {MIN_PROBE_LENGTH} "
-            f"AND lower(trim({quote(c)})) NOT IN ({tokens})"
-            for c in pii
-        )
-        con.execute(f"CREATE TEMP TABLE probes AS {probes}")
-        leaks: dict[str, int] = {}
-        where: dict[str, list[str]] = {}
+        con.register("probes", raw_pii_values(raw, spec))
         for name, table in outputs.items():
             con.register("output", table)
             for column in _text_columns(table):
@@ -62,3 +74,29 @@ def check_no_leak(
         con.close()
     failing = {d: f"{leaks[d]} raw PII values found in {where[d]}" for d in days if d in leaks}
     return CheckOutcome(failing, {"pii_columns": pii, "cells_leaked": sum(leaks.values())})
+
+
+def leaked_columns(
+    con: duckdb.DuckDBPyConnection, schema: str, table: str, probes: pa.Table
+) -> dict[str, int]:
+    """Text columns of a warehouse table holding any probed raw value, with the cell counts."""
+    target = f"{quote(schema)}.{quote(table)}"
+    columns = [
+        name
+        for name, sql_type, *_ in con.execute(f"DESCRIBE {target}").fetchall()
+        if sql_type == "VARCHAR"
+    ]
+    con.register("probe_values", probes)
+    try:
+        found: dict[str, int] = {}
+        for column in columns:
+            # fetchall, not fetchone: DuckDB keeps a result open until a fetch finds it empty.
+            ((count,),) = con.execute(
+                f"SELECT count(*) FROM {target} "
+                f"WHERE {quote(column)} IN (SELECT v FROM probe_values)"
+            ).fetchall()
+            if count:
+                found[column] = int(count)
+        return found
+    finally:
+        con.unregister("probe_values")
