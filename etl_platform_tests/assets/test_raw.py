@@ -104,3 +104,10 @@ def test_a_missing_column_arrives_as_null_for_staging_to_judge(tmp_path):
     assert materialize_raw(tmp_path, SchemaPolicy.EVOLVE).success
     table = DeltaTable(str(tmp_path / "lake" / "raw" / "orders")).to_pyarrow_table()
     assert table.column("channel").to_pylist() == [None]
+
+
+def test_files_matching_the_spec_pass_the_drift_check(tmp_path):
+    land(tmp_path, "a.csv", HEADER, [ROW])
+    result = materialize_raw(tmp_path, SchemaPolicy.FREEZE)
+    (drift,) = result.get_asset_check_evaluations()
+    assert drift.check_name == "schema_drift" and drift.passed
