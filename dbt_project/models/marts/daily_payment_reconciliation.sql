@@ -57,18 +57,26 @@ final as (
         orders_overpaid,
         payments_without_order,
         paid_for_cancelled_orders,
-        -- DuckDB widens decimal(18,2) sums to decimal(38,2); cast back to the warehouse's money
-        -- type.
+        -- Sums of decimal(18,2) widen (DuckDB: decimal(38,2), PostgreSQL: unconstrained
+        -- numeric); cast back to the warehouse's money type.
         cast(expected_amount_inr as decimal(18, 2)) as expected_amount_inr,
         cast(captured_amount_inr as decimal(18, 2)) as captured_amount_inr,
         cast(captured_amount_inr - expected_amount_inr as decimal(18, 2)) as difference_inr,
         mismatched_orders,
         -- A day with only payments without an order has no orders to match: 0, not null.
+        -- bigint / bigint truncates in PostgreSQL, which also has no round(double, n), so the
+        -- ratio is a double rounded as a decimal. The decimal also rounds halves up on both
+        -- engines, where DuckDB's round(57 / 800, 4) gave 0.0712 for 0.07125.
         cast(
             round(
-                case when orders = 0 then 0 else orders_matched / orders end,
+                cast(
+                    case
+                        when orders = 0 then 0
+                        else cast(orders_matched as double precision) / orders
+                    end as decimal(28, 12)
+                ),
                 4
-            ) as double
+            ) as double precision
         ) as match_rate
 
     from aggregated

@@ -65,8 +65,8 @@ final as (
         customer_state,
         order_count,
         order_lines,
-        -- DuckDB widens sums (bigint to hugeint, decimal(18,2) to decimal(38,2)); cast back so
-        -- the table keeps the warehouse's types.
+        -- Sums widen (DuckDB: bigint to hugeint, decimal(18,2) to decimal(38,2); PostgreSQL:
+        -- both to unconstrained numeric); cast back so the table keeps the warehouse's types.
         cast(units as bigint) as units,
         cast(revenue_inr as decimal(18, 2)) as revenue_inr
 

@@ -15,14 +15,15 @@ versions as (
 
         -- The latest version wins. A change re-sent on a later day can carry the same
         -- updated_at, so the day, then the file and line it came from, settle ties: the same
-        -- inputs always pick the same row.
+        -- inputs always pick the same row, on either engine (nulls last and file names in byte
+        -- order, where PostgreSQL would put nulls first and sort text by the locale).
         row_number() over (
             partition by customer_id
             order by
-                updated_at desc,
-                snapshot_date desc,
-                _source_file desc,
-                _source_line desc
+                updated_at desc nulls last,
+                snapshot_date desc nulls last,
+                {{ byte_order('_source_file') }} desc nulls last,
+                _source_line desc nulls last
         ) as version_rank
 
     from customers

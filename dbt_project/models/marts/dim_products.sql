@@ -13,14 +13,15 @@ versions as (
 
         min(snapshot_date) over (partition by product_id) as first_seen_date,
 
-        -- Same tie-breaks as dim_customers: latest change, then latest day, file and line.
+        -- Same tie-breaks as dim_customers, sorted the same way on both engines: latest
+        -- change, then latest day, file and line.
         row_number() over (
             partition by product_id
             order by
-                updated_at desc,
-                snapshot_date desc,
-                _source_file desc,
-                _source_line desc
+                updated_at desc nulls last,
+                snapshot_date desc nulls last,
+                {{ byte_order('_source_file') }} desc nulls last,
+                _source_line desc nulls last
         ) as version_rank
 
     from products

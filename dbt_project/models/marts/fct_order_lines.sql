@@ -57,7 +57,8 @@ final as (
 
         order_lines.quantity,
         order_lines.unit_price_inr,
-        -- bigint * decimal(18,2) widens to decimal(38,2); keep the warehouse's money type.
+        -- bigint * decimal(18,2) widens (DuckDB: decimal(38,2), PostgreSQL: numeric); keep the
+        -- warehouse's money type.
         cast(order_lines.quantity * order_lines.unit_price_inr as decimal(18, 2))
             as line_amount_inr,
 

@@ -37,15 +37,27 @@ payments as (
 ),
 
 -- A transaction re-sent on a later day (pending, then settled) is one attempt, in its
--- latest state. (txn_id, payment_date) is unique, so the order below is total.
+-- latest state. (txn_id, payment_date) is unique, so the order below is total. Ranked here
+-- and filtered in the next CTE because PostgreSQL has no `qualify`.
+ranked_payments as (
+
+    select
+        *,
+
+        row_number() over (
+            partition by txn_id
+            order by txn_ts desc, payment_date desc
+        ) as attempt_rank
+
+    from payments
+
+),
+
 latest_payments as (
 
-    select * from payments
+    select * from ranked_payments
 
-    qualify row_number() over (
-        partition by txn_id
-        order by txn_ts desc, payment_date desc
-    ) = 1
+    where attempt_rank = 1
 
 ),
 
