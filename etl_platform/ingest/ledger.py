@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import duckdb
-
 from etl_platform.ingest.landing import LandedFile
+from etl_platform.io.warehouse import Warehouse, transaction
 
 LEDGER_DDL = """
 CREATE SCHEMA IF NOT EXISTS _etl;
@@ -44,28 +43,35 @@ class LedgerDecision:
 
 
 def register(
-    con: duckdb.DuckDBPyConnection, source: str, files: list[tuple[LandedFile, str]], run_id: str
+    warehouse: Warehouse, source: str, files: list[tuple[LandedFile, str]], run_id: str
 ) -> list[LedgerDecision]:
     """Record files with their hashes; a file whose content another key delivered is skipped.
 
     Registration is idempotent: re-registering the same key with the same content gives the same
-    decision, so re-materializing a partition re-loads exactly the same files.
+    decision, so re-materializing a partition re-loads exactly the same files. The SQL is portable
+    (DuckDB and PostgreSQL); only the parameter placeholder comes from the warehouse. An update
+    keeps a file's first `registered_at`, which orders redeliveries.
     """
-    con.execute(LEDGER_DDL)
+    p = warehouse.param
     decisions = []
-    con.execute("BEGIN")
-    try:
+    with warehouse.connect() as con, transaction(con):
+        con.execute(LEDGER_DDL)
         for landed, sha in sorted(files):
             original = con.execute(
-                "SELECT file_key FROM _etl.file_ledger WHERE source = ? AND sha256 = ? "
-                "AND file_key <> ? AND status = 'loaded' ORDER BY registered_at, file_key LIMIT 1",
+                f"SELECT file_key FROM _etl.file_ledger WHERE source = {p} AND sha256 = {p} "
+                f"AND file_key <> {p} AND status = 'loaded' "
+                "ORDER BY registered_at, file_key LIMIT 1",
                 [source, sha, landed.key],
             ).fetchall()
             duplicate_of = original[0][0] if original else None
             con.execute(
-                "INSERT OR REPLACE INTO _etl.file_ledger "
+                "INSERT INTO _etl.file_ledger "
                 "(source, file_key, sha256, size, partition_key, status, duplicate_of, run_id) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                f"VALUES ({', '.join([p] * 8)}) "
+                "ON CONFLICT (source, file_key) DO UPDATE SET sha256 = excluded.sha256, "
+                "size = excluded.size, partition_key = excluded.partition_key, "
+                "status = excluded.status, duplicate_of = excluded.duplicate_of, "
+                "run_id = excluded.run_id",
                 [
                     source,
                     landed.key,
@@ -78,8 +84,4 @@ def register(
                 ],
             )
             decisions.append(LedgerDecision(landed, sha, duplicate_of))
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return decisions

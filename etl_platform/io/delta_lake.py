@@ -1,4 +1,8 @@
-"""The lake: one Delta table per raw asset, partitioned by day, written from a stream of batches."""
+"""The lake: one Delta table per raw asset, partitioned by day, written from a stream of batches.
+
+The lake is a local folder or an `s3://bucket/prefix` on any S3 API; only the storage options
+differ, the partition semantics do not.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 from deltalake import DeltaTable, write_deltalake
+from pydantic import Field
 
 from etl_platform.io.duckdb_warehouse import PARTITION_COLUMN
 
@@ -32,12 +37,54 @@ class DeltaLakeIOManager(dg.ConfigurableIOManager):
     or a `pa.Table`. The materialized partitions are replaced in one Delta commit, so readers see
     the old day or the new day, never half of one.
     Input: a `pyarrow.dataset.Dataset` of the partitions asked for, for the engine to scan lazily.
+
+    With an `s3://` root, the `endpoint_url`, `region` and credentials settings reach delta-rs as
+    storage options; without them delta-rs uses the standard AWS variables and credential chain.
     """
 
-    root: str
+    root: str = Field(description="A local folder, or s3://bucket/prefix.")
+    endpoint_url: str | None = Field(
+        default=None, description="S3 API endpoint, e.g. http://minio:9000; None means AWS."
+    )
+    region: str | None = None
+    access_key_id: str | None = Field(
+        default=None, repr=False, description="From dg.EnvVar; None uses the default AWS chain."
+    )
+    secret_access_key: str | None = Field(
+        default=None, repr=False, description="From dg.EnvVar; never logged."
+    )
 
-    def _path(self, key: dg.AssetKey) -> Path:
-        return Path(self.root, *key.path)
+    def _on_s3(self) -> bool:
+        return self.root.startswith("s3://")
+
+    def _path(self, key: dg.AssetKey) -> str:
+        if self._on_s3():
+            return "/".join([self.root.rstrip("/"), *key.path])
+        return str(Path(self.root, *key.path))
+
+    def storage_options(self) -> dict[str, str] | None:
+        """delta-rs storage options for an `s3://` root (None for a local one).
+
+        Commits need no lock and no `AWS_S3_ALLOW_UNSAFE_RENAME`: delta-rs 1.x writes each commit
+        file with a conditional put (`If-None-Match: *`, honoured by AWS S3 since 2024 and by
+        MinIO), so two runs committing to the same table at once cannot overwrite each other's
+        version; the loser retries on the new one. (The DynamoDB locking provider is gone in 1.x.)
+        """
+        if not self._on_s3():
+            return None
+        options = {"AWS_CONDITIONAL_PUT": "etag"}
+        if self.region:
+            options["AWS_REGION"] = self.region
+        if self.endpoint_url:
+            options["AWS_ENDPOINT_URL"] = self.endpoint_url
+            # object_store refuses plain http unless told (a local MinIO or a test server).
+            if self.endpoint_url.startswith("http://"):
+                options["AWS_ALLOW_HTTP"] = "true"
+        if self.access_key_id:
+            options["AWS_ACCESS_KEY_ID"] = self.access_key_id
+        if self.secret_access_key:
+            options["AWS_SECRET_ACCESS_KEY"] = self.secret_access_key
+        return options
 
     def handle_output(
         self, context: dg.OutputContext, obj: pa.RecordBatchReader | pa.Table
@@ -60,14 +107,16 @@ class DeltaLakeIOManager(dg.ConfigurableIOManager):
                 yield batch
 
         path = self._path(context.asset_key)
-        path.mkdir(parents=True, exist_ok=True)
+        if not self._on_s3():
+            Path(path).mkdir(parents=True, exist_ok=True)
         write_deltalake(
-            str(path),
+            path,
             pa.RecordBatchReader.from_batches(reader.schema, counted()),
             mode="overwrite",
             partition_by=[PARTITION_COLUMN],
             predicate=_partition_predicate(keys),
             schema_mode="merge",
+            storage_options=self.storage_options(),
         )
         # Output metadata is copied to every partition of a range run, so the row count is only
         # a partition's own when the run wrote one partition.
@@ -77,13 +126,13 @@ class DeltaLakeIOManager(dg.ConfigurableIOManager):
                 **row_count,
                 "run_rows_by_partition": {k: per_partition.get(k, 0) for k in keys},
                 "run_rows_by_file": dict(sorted(per_file.items())),
-                "delta_version": DeltaTable(str(path)).version(),
-                "path": str(path),
+                "delta_version": DeltaTable(path, storage_options=self.storage_options()).version(),
+                "path": path,
             }
         )
 
     def load_input(self, context: dg.InputContext) -> ds.Dataset:
         """A lazy dataset of the partitions the step reads (scanned by DuckDB, not loaded here)."""
-        table = DeltaTable(str(self._path(context.asset_key)))
+        table = DeltaTable(self._path(context.asset_key), storage_options=self.storage_options())
         keys = sorted(context.asset_partition_keys)
         return table.to_pyarrow_dataset(file_pruning_predicate=[(PARTITION_COLUMN, "in", keys)])

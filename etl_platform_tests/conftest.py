@@ -1,0 +1,55 @@
+import os
+import uuid
+from collections.abc import Iterator
+
+import boto3
+import psycopg
+import pytest
+from moto.server import ThreadedMotoServer
+
+POSTGRES_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn() -> str:
+    """The local PostgreSQL server; CI must have it, a laptop may skip the tests that need it."""
+    try:
+        psycopg.connect(POSTGRES_DSN, connect_timeout=5).close()
+    except psycopg.OperationalError as error:
+        message = f"PostgreSQL not reachable at 127.0.0.1:5432: {error}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return POSTGRES_DSN
+
+
+# moto accepts any credentials; the S3 tests pass these to every client they build.
+S3_REGION = "us-east-1"
+S3_ACCESS_KEY_ID = "testing"
+S3_SECRET_ACCESS_KEY = "testing"
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[str]:
+    """A real S3 API (moto's server) on a free loopback port: real HTTP, nothing patched."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_server: str) -> str:
+    """A fresh, uniquely named bucket, so no test sees another's objects."""
+    name = f"test-{uuid.uuid4().hex}"
+    boto3.client(
+        "s3",
+        endpoint_url=s3_server,
+        region_name=S3_REGION,
+        aws_access_key_id=S3_ACCESS_KEY_ID,
+        aws_secret_access_key=S3_SECRET_ACCESS_KEY,
+    ).create_bucket(Bucket=name)
+    return name
