@@ -7,10 +7,9 @@ import pyarrow as pa
 
 from etl_platform.ingest import ledger
 from etl_platform.ingest.drift import detect, raw_columns, rejection
-from etl_platform.ingest.landing import LocalLandingZone
-from etl_platform.ingest.raw_stream import raw_stream
-from etl_platform.ingest.readers import file_header
-from etl_platform.io.duckdb_warehouse import DuckDBWarehouse
+from etl_platform.ingest.landing import LandingZone
+from etl_platform.ingest.raw_stream import landed_header, raw_stream
+from etl_platform.io.warehouse import Warehouse
 from etl_platform.partitions import daily_partitions
 from etl_platform.sources.model import SourceSpec
 
@@ -47,18 +46,16 @@ def build_raw_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         ],
     )
     def _raw(
-        context: dg.AssetExecutionContext, landing: LocalLandingZone, warehouse: DuckDBWarehouse
+        context: dg.AssetExecutionContext, landing: LandingZone, warehouse: Warehouse
     ) -> Iterator[dg.Output[pa.RecordBatchReader] | dg.AssetCheckResult]:
         files = landing.files_for(spec.landing.prefix, spec.landing.pattern, context.partition_keys)
         drifts = {
-            f.key: detect(spec, f.key, file_header(landing.local_path(f.key), spec.format))
-            for f in files
+            f.key: detect(spec, f.key, landed_header(landing, f.key, spec.format)) for f in files
         }
         rejected = {key: why for key, d in drifts.items() if (why := rejection(spec, d))}
         accepted = [d for key, d in drifts.items() if d is not None and key not in rejected]
         hashed = [(f, landing.sha256(f.key)) for f in files]
-        with warehouse.connect() as con:
-            decisions = ledger.register(con, spec.name, hashed, context.run_id)
+        decisions = ledger.register(warehouse, spec.name, hashed, context.run_id)
         loaded = [d for d in decisions if d.load]
         events = {key: d.describe() for key, d in drifts.items() if d is not None}
         yield dg.Output(

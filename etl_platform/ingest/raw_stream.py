@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
-from etl_platform.ingest.landing import LocalLandingZone
+from etl_platform.ingest.landing import LandingZone
 from etl_platform.ingest.ledger import LedgerDecision
-from etl_platform.ingest.readers import batch_schema, read_batches
+from etl_platform.ingest.readers import batch_schema, file_header, needs_random_access, read_batches
 
 LINEAGE_FIELDS = [
     pa.field("_source_file", pa.string()),
@@ -27,8 +27,14 @@ def raw_schema(columns: list[str]) -> pa.Schema:
     return pa.schema([*base, *LINEAGE_FIELDS])
 
 
+def landed_header(landing: LandingZone, key: str, fmt: str) -> list[str]:
+    """The header of a landed file, reading only its start (or, for Parquet, its footer)."""
+    with landing.open(key, seekable=needs_random_access(fmt)) as stream:
+        return file_header(stream, fmt)
+
+
 def raw_stream(
-    landing: LocalLandingZone,
+    landing: LandingZone,
     files: list[LedgerDecision],
     fmt: str,
     columns: list[str],
@@ -44,15 +50,17 @@ def raw_stream(
     def batches() -> Iterator[pa.RecordBatch]:
         for decision in files:
             landed = decision.file
-            for batch in read_batches(landing.local_path(landed.key), fmt, columns):
-                n = batch.num_rows
-                lineage = [
-                    pa.array([landed.key] * n, pa.string()),
-                    pa.array([decision.sha256] * n, pa.string()),
-                    pa.array([ingested_at] * n, pa.timestamp("us", tz="UTC")),
-                    pa.array([landed.partition_key] * n, pa.string()),
-                    pa.array([rejected.get(landed.key)] * n, pa.string()),
-                ]
-                yield pa.RecordBatch.from_arrays([*batch.columns, *lineage], schema=schema)
+            # One file open at a time, read as the writer pulls: memory is a batch, not a file.
+            with landing.open(landed.key, seekable=needs_random_access(fmt)) as stream:
+                for batch in read_batches(stream, fmt, columns):
+                    n = batch.num_rows
+                    lineage = [
+                        pa.array([landed.key] * n, pa.string()),
+                        pa.array([decision.sha256] * n, pa.string()),
+                        pa.array([ingested_at] * n, pa.timestamp("us", tz="UTC")),
+                        pa.array([landed.partition_key] * n, pa.string()),
+                        pa.array([rejected.get(landed.key)] * n, pa.string()),
+                    ]
+                    yield pa.RecordBatch.from_arrays([*batch.columns, *lineage], schema=schema)
 
     return pa.RecordBatchReader.from_batches(schema, batches())

@@ -7,9 +7,12 @@ asking the source again. Records that cannot be parsed are kept too, whole, in `
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -23,27 +26,67 @@ CSV_BLOCK_BYTES = 4 << 20
 RAW_RECORD = "_raw_record"
 SOURCE_LINE = "_source_line"
 
+Source = Path | BinaryIO
+"""A landed file: a path, or a binary stream positioned at its start (not closed here)."""
 
-def file_header(path: Path, fmt: str) -> list[str]:
+
+def needs_random_access(fmt: str) -> bool:
+    """Whether a format is read by seeking (Parquet's footer), not front to back."""
+    return fmt == "parquet"
+
+
+@contextmanager
+def _binary(source: Source) -> Iterator[BinaryIO]:
+    """The source as a binary stream; a path is opened here and closed after."""
+    if isinstance(source, Path):
+        with source.open("rb") as handle:
+            yield handle
+    else:
+        yield source
+
+
+@contextmanager
+def _text(stream: BinaryIO, newline: str | None = None) -> Iterator[io.TextIOWrapper]:
+    """UTF-8 text over a binary stream, detached after so the caller's stream stays open."""
+    text = io.TextIOWrapper(stream, encoding="utf-8", newline=newline)
+    try:
+        yield text
+    finally:
+        text.detach()
+
+
+def file_header(source: Source, fmt: str) -> list[str]:
     """The column names a file declares, as written, without reading its rows.
 
-    For JSON Lines, the keys seen in the first thousand records.
+    For JSON Lines, the keys seen in the first thousand records. A stream is consumed from its
+    current position; for Parquet it must be seekable (see `needs_random_access`).
     """
-    if fmt == "csv":
-        with path.open(newline="", encoding="utf-8") as handle:
-            return next(csv.reader(handle), [])
-    if fmt == "parquet":
-        return list(pq.read_schema(path).names)
-    seen: dict[str, None] = {}
-    with path.open(encoding="utf-8") as handle:
-        for _, line in zip(range(1_000), handle, strict=False):
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(record, dict):
-                seen.update(dict.fromkeys(record))
-    return list(seen)
+    with _binary(source) as stream:
+        if fmt == "csv":
+            return _csv_header(stream)
+        if fmt == "parquet":
+            return list(_parquet_file(stream).schema_arrow.names)
+        seen: dict[str, None] = {}
+        with _text(stream) as handle:
+            for _, line in zip(range(1_000), handle, strict=False):
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if isinstance(record, dict):
+                    seen.update(dict.fromkeys(record))
+        return list(seen)
+
+
+def _csv_header(stream: BinaryIO) -> list[str]:
+    with _text(stream, newline="") as handle:
+        return next(csv.reader(handle), [])
+
+
+def _parquet_file(stream: BinaryIO) -> pq.ParquetFile:
+    if not stream.seekable():
+        raise ValueError("a Parquet file needs a seekable stream (open it with seekable=True)")
+    return pq.ParquetFile(stream)
 
 
 def unique_names(header: list[str]) -> list[str]:
@@ -58,16 +101,21 @@ def unique_names(header: list[str]) -> list[str]:
     return names
 
 
-def read_batches(path: Path, fmt: str, columns: list[str]) -> Iterator[pa.RecordBatch]:
-    """Yield batches with `columns` (strings, missing ones null), `_source_line`, `_raw_record`."""
-    if fmt == "csv":
-        yield from _csv_batches(path, columns)
-    elif fmt == "jsonl":
-        yield from _jsonl_batches(path, columns)
-    elif fmt == "parquet":
-        yield from _parquet_batches(path, columns)
-    else:
+def read_batches(source: Source, fmt: str, columns: list[str]) -> Iterator[pa.RecordBatch]:
+    """Yield batches with `columns` (strings, missing ones null), `_source_line`, `_raw_record`.
+
+    The file is read in bounded batches as the caller pulls them, so its size never decides the
+    memory used. A stream must be at the file's start; for Parquet it must be seekable.
+    """
+    if fmt not in {"csv", "jsonl", "parquet"}:
         raise ValueError(f"unsupported format {fmt!r}")
+    with _binary(source) as stream:
+        if fmt == "csv":
+            yield from _csv_batches(stream, columns)
+        elif fmt == "jsonl":
+            yield from _jsonl_batches(stream, columns)
+        else:
+            yield from _parquet_batches(stream, columns)
 
 
 def batch_schema(columns: list[str]) -> pa.Schema:
@@ -87,8 +135,62 @@ def _conform(
     )
 
 
-def _csv_batches(path: Path, columns: list[str]) -> Iterator[pa.RecordBatch]:
-    header = unique_names(file_header(path, "csv"))
+class _Replay(io.RawIOBase):
+    """The bytes already read from a stream, then the rest of it: a one-pass stream read twice.
+
+    The header is parsed by Python's csv module (quoting, colliding names) before Arrow's reader
+    starts, and Arrow must still see the file from its first byte to skip the header itself.
+    """
+
+    def __init__(self, seen: bytes, rest: BinaryIO) -> None:
+        super().__init__()
+        self._seen = memoryview(seen)
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        if self._seen:
+            n = min(len(view), len(self._seen))
+            view[:n] = self._seen[:n]
+            self._seen = self._seen[n:]
+            return n
+        data = self._rest.read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+
+class _Recorder(io.RawIOBase):
+    """A stream that keeps a copy of what is read through it (only the header's first chunks)."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        super().__init__()
+        self._stream = stream
+        self.seen = bytearray()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        data = self._stream.read(len(view))
+        view[: len(data)] = data
+        self.seen += data
+        return len(data)
+
+
+def _peek_csv_header(stream: BinaryIO) -> tuple[list[str], BinaryIO]:
+    """The CSV header, and a stream that still starts at the file's first byte."""
+    recorder = _Recorder(stream)
+    header = _csv_header(io.BufferedReader(recorder, buffer_size=io.DEFAULT_BUFFER_SIZE))
+    return header, io.BufferedReader(_Replay(bytes(recorder.seen), stream))
+
+
+def _csv_batches(stream: BinaryIO, columns: list[str]) -> Iterator[pa.RecordBatch]:
+    raw_header, replay = _peek_csv_header(stream)
+    header = unique_names(raw_header)
     bad_rows: list[tuple[int, str]] = []
 
     def keep_invalid(row: pacsv.InvalidRow) -> str:
@@ -97,7 +199,7 @@ def _csv_batches(path: Path, columns: list[str]) -> Iterator[pa.RecordBatch]:
         return "skip"
 
     reader = pacsv.open_csv(
-        path,
+        replay,
         # Single-threaded so the invalid-row handler learns physical line numbers.
         read_options=pacsv.ReadOptions(
             column_names=header, skip_rows=1, block_size=CSV_BLOCK_BYTES, use_threads=False
@@ -147,11 +249,11 @@ def _as_text(value: object) -> str | None:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _jsonl_batches(path: Path, columns: list[str]) -> Iterator[pa.RecordBatch]:
+def _jsonl_batches(stream: BinaryIO, columns: list[str]) -> Iterator[pa.RecordBatch]:
     records: list[dict[str, str | None]] = []
     lines: list[int] = []
     bad: list[tuple[int, str]] = []
-    with path.open(encoding="utf-8") as handle:
+    with _text(stream) as handle:
         for number, text in enumerate(handle, start=1):
             if not text.strip():
                 continue
@@ -187,8 +289,8 @@ def _records_batch(
     )
 
 
-def _parquet_batches(path: Path, columns: list[str]) -> Iterator[pa.RecordBatch]:
-    parquet = pq.ParquetFile(path)
+def _parquet_batches(stream: BinaryIO, columns: list[str]) -> Iterator[pa.RecordBatch]:
+    parquet = _parquet_file(stream)
     names: dict[str, str] = {}
     for name in parquet.schema_arrow.names:
         names.setdefault(normalize_header(name), name)

@@ -9,7 +9,7 @@ from collections import defaultdict
 
 import dagster as dg
 
-from etl_platform.ingest.landing import LandedFile, LocalLandingZone
+from etl_platform.ingest.landing import LandedFile, LandingZone
 from etl_platform.sources.model import SourceSpec
 
 MAX_FILES_PER_TICK = 500
@@ -50,7 +50,7 @@ def build_landing_sensor(
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=f"Runs {job_name} for each day that new {spec.name} files landed in.",
     )
-    def _sensor(context: dg.SensorEvaluationContext, landing: LocalLandingZone) -> dg.SensorResult:
+    def _sensor(context: dg.SensorEvaluationContext, landing: LandingZone) -> dg.SensorResult:
         files = new_files(
             landing.list_files(spec.landing.prefix, spec.landing.pattern),
             context.cursor,
