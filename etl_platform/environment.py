@@ -12,11 +12,14 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+import dagster as dg
 from dagster_dbt import DbtCliResource
 
-from etl_platform.ingest.landing import LocalLandingZone
+from etl_platform.ingest.landing import LocalLandingZone, S3LandingZone
 from etl_platform.io.delta_lake import DeltaLakeIOManager
-from etl_platform.io.duckdb_warehouse import DuckDBWarehouse, DuckDBWarehouseIOManager
+from etl_platform.io.duckdb_warehouse import DuckDBWarehouse
+from etl_platform.io.postgres_warehouse import PostgresWarehouse
+from etl_platform.io.warehouse import WarehouseIOManager
 from etl_platform.transform.pii_key import LOCAL_DEVELOPMENT_KEY, PiiKey
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -70,7 +73,7 @@ def _local_resources() -> dict[str, Any]:
         "landing": LocalLandingZone(root=str(root / "landing")),
         "warehouse": warehouse,
         "lake_io_manager": DeltaLakeIOManager(root=str(root / "lake")),
-        "warehouse_io_manager": DuckDBWarehouseIOManager(warehouse=warehouse),
+        "warehouse_io_manager": WarehouseIOManager(warehouse=warehouse),
         "pii": PiiKey(secret=os.environ.get("ETL_PII_KEY", LOCAL_DEVELOPMENT_KEY)),
         "dbt": DbtCliResource(
             project_dir=str(DBT_PROJECT_DIR),
@@ -81,11 +84,68 @@ def _local_resources() -> dict[str, Any]:
     }
 
 
+# Required in prod; the load fails naming every one that is missing.
+PROD_REQUIRED = (
+    "ETL_LANDING_BUCKET",
+    "ETL_LAKE_URI",
+    "ETL_PG_HOST",
+    "ETL_PG_USER",
+    "ETL_PG_DATABASE",
+    "ETL_PII_KEY",
+)
+
+
+def _secret(name: str) -> str | None:
+    """An `EnvVar` (resolved at run time, never stored in config) when the variable is set."""
+    return dg.EnvVar(name) if os.environ.get(name) else None
+
+
+def postgres_dsn() -> str:
+    """The connection keywords from `ETL_PG_*`, without the password (a secret of its own)."""
+    return " ".join(
+        [
+            f"host={os.environ['ETL_PG_HOST']}",
+            f"port={os.environ.get('ETL_PG_PORT', '5432')}",
+            f"user={os.environ['ETL_PG_USER']}",
+            f"dbname={os.environ['ETL_PG_DATABASE']}",
+            "connect_timeout=10",
+        ]
+    )
+
+
+def _prod_resources() -> dict[str, Any]:
+    missing = [name for name in PROD_REQUIRED if not os.environ.get(name)]
+    if missing:
+        raise NotConfiguredError(f"ETL_ENV=prod is not configured: set {', '.join(missing)}")
+    s3: dict[str, Any] = {
+        "endpoint_url": os.environ.get("ETL_S3_ENDPOINT_URL") or None,
+        "region": os.environ.get("AWS_REGION", "us-east-1"),
+        # Unset keys fall back to the default AWS chain (instance role, profile).
+        "access_key_id": _secret("AWS_ACCESS_KEY_ID"),
+        "secret_access_key": _secret("AWS_SECRET_ACCESS_KEY"),
+    }
+    warehouse = PostgresWarehouse(dsn=postgres_dsn(), password=_secret("ETL_PG_PASSWORD"))
+    return {
+        "landing": S3LandingZone(
+            bucket=os.environ["ETL_LANDING_BUCKET"],
+            prefix=os.environ.get("ETL_LANDING_PREFIX", ""),
+            **s3,
+        ),
+        "warehouse": warehouse,
+        "lake_io_manager": DeltaLakeIOManager(root=os.environ["ETL_LAKE_URI"], **s3),
+        "warehouse_io_manager": WarehouseIOManager(warehouse=warehouse),
+        "pii": PiiKey(secret=dg.EnvVar("ETL_PII_KEY")),
+        "dbt": DbtCliResource(
+            project_dir=str(DBT_PROJECT_DIR),
+            profiles_dir=str(DBT_PROJECT_DIR),
+            target="prod",
+            dbt_executable=DBT_EXECUTABLE,
+        ),
+    }
+
+
 def build_resources(environment: Environment) -> dict[str, Any]:
     """The resources of an environment, keyed as `RESOURCE_KEYS`."""
     if environment is Environment.LOCAL:
         return _local_resources()
-    raise NotConfiguredError(
-        "ETL_ENV=prod is not configured in this release: it needs an S3 landing zone and lake "
-        "and a PostgreSQL warehouse (set ETL_ENV=local, the embedded default)"
-    )
+    return _prod_resources()

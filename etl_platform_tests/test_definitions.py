@@ -1,8 +1,15 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import dagster as dg
 import pytest
+import yaml
 
 from etl_platform.definitions import defs
 from etl_platform.environment import (
+    DBT_PROJECT_DIR,
     RESOURCE_KEYS,
     Environment,
     NotConfiguredError,
@@ -55,17 +62,61 @@ def test_each_source_has_a_job_and_a_running_sensor():
         assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
 
 
-def test_every_environment_names_the_same_resource_keys():
-    assert set(build_resources(Environment.LOCAL)) == set(RESOURCE_KEYS)
+PROD = {
+    "ETL_LANDING_BUCKET": "landing",
+    "ETL_LAKE_URI": "s3://lake/raw",
+    "ETL_PG_HOST": "127.0.0.1",
+    "ETL_PG_USER": "postgres",
+    "ETL_PG_DATABASE": "test",
+    "ETL_PII_KEY": "a-prod-key-of-enough-length",
+}
+
+
+def test_every_environment_names_the_same_resource_keys_and_its_own_dbt_target(monkeypatch):
+    for name, value in PROD.items():
+        monkeypatch.setenv(name, value)
+    profiles = yaml.safe_load((DBT_PROJECT_DIR / "profiles.yml").read_text())
+    for environment in Environment:
+        resources = build_resources(environment)
+        assert set(resources) == set(RESOURCE_KEYS), environment
+        assert resources["dbt"].target == environment.value
+        assert environment.value in profiles["etl_platform"]["outputs"]
     assert set(defs.resources) >= set(RESOURCE_KEYS)
 
 
-def test_prod_is_refused_with_what_it_needs(monkeypatch):
-    with pytest.raises(NotConfiguredError, match="PostgreSQL"):
+def test_prod_resources_keep_secrets_out_of_their_config(monkeypatch):
+    for name, value in PROD.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("ETL_PG_PASSWORD", "hunter2-password")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "aws-secret-value")
+    resources = build_resources(Environment.PROD)
+    assert isinstance(resources["pii"].secret, dg.EnvVar)
+    assert isinstance(resources["warehouse"].password, dg.EnvVar)
+    assert isinstance(resources["landing"].secret_access_key, dg.EnvVar)
+    assert "hunter2" not in resources["warehouse"].dsn
+
+
+def test_prod_without_its_variables_fails_naming_each_of_them(monkeypatch):
+    for name in PROD:
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(NotConfiguredError) as error:
         build_resources(Environment.PROD)
+    for name in PROD:
+        assert name in str(error.value)
     monkeypatch.setenv("ETL_ENV", "staging-typo")
     with pytest.raises(NotConfiguredError, match="is not an environment"):
         current_environment()
+
+
+def test_prod_fails_at_definitions_load_through_the_real_cli():
+    env = {k: v for k, v in os.environ.items() if k not in PROD} | {"ETL_ENV": "prod"}
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "dagster"), "definitions", "validate",
+         "-m", "etl_platform.definitions"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "ETL_ENV=prod is not configured: set ETL_LANDING_BUCKET" in result.stdout + result.stderr
 
 
 def test_a_relative_data_dir_is_refused(monkeypatch):

@@ -17,6 +17,7 @@ import psycopg
 import pyarrow as pa
 import pyarrow.csv as pacsv
 from psycopg.abc import Buffer
+from psycopg.conninfo import make_conninfo
 from psycopg.rows import TupleRow
 from pydantic import Field
 
@@ -98,6 +99,9 @@ class PostgresWarehouse(Warehouse):
     """
 
     dsn: str = Field(repr=False, description="libpq DSN or URI; a secret, set from the environment")
+    password: str | None = Field(
+        default=None, repr=False, description="Kept apart from `dsn` so it can be an EnvVar."
+    )
 
     @property
     def dialect(self) -> Dialect:
@@ -107,7 +111,8 @@ class PostgresWarehouse(Warehouse):
     @contextmanager
     def connect(self) -> Iterator[psycopg.Connection[TupleRow]]:
         """An autocommit connection (as DuckDB's are), closed when the block ends."""
-        with psycopg.connect(self.dsn, autocommit=True) as con:
+        dsn = make_conninfo(self.dsn, password=self.password)
+        with psycopg.connect(dsn, autocommit=True) as con:
             yield con
 
     def replace_partitions(
