@@ -6,6 +6,12 @@ import boto3
 import psycopg
 import pytest
 from moto.server import ThreadedMotoServer
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+from etl_platform.io.duckdb_warehouse import DuckDBWarehouse
+from etl_platform.io.postgres_warehouse import PostgresWarehouse
+from etl_platform.io.warehouse import Warehouse
 
 POSTGRES_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -53,3 +59,23 @@ def s3_bucket(s3_server: str) -> str:
         aws_secret_access_key=S3_SECRET_ACCESS_KEY,
     ).create_bucket(Bucket=name)
     return name
+
+
+@pytest.fixture
+def postgres_database(postgres_dsn: str) -> Iterator[str]:
+    """A database of the test's own, dropped afterwards, so parallel workers never meet."""
+    name = f"contract_{uuid.uuid4().hex}"
+    with psycopg.connect(postgres_dsn, autocommit=True) as con:
+        con.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield make_conninfo(postgres_dsn, dbname=name)
+    finally:
+        with psycopg.connect(postgres_dsn, autocommit=True) as con:
+            con.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def warehouse(request: pytest.FixtureRequest, tmp_path) -> Warehouse:
+    if request.param == "duckdb":
+        return DuckDBWarehouse(path=str(tmp_path / "wh.duckdb"))
+    return PostgresWarehouse(dsn=request.getfixturevalue("postgres_database"))

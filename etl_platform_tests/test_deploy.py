@@ -1,23 +1,17 @@
 """The shipped Dagster instance configs load and work against real storage."""
 
 import shutil
-import uuid
 
 import dagster as dg
-import psycopg
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 
 from etl_platform.environment import PROJECT_ROOT
 
 
 @pytest.fixture
-def dagster_database(postgres_dsn):
-    name = f"dagster_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(postgres_dsn, autocommit=True) as con:
-        con.execute(f'CREATE DATABASE "{name}"')
-    yield name
-    with psycopg.connect(postgres_dsn, autocommit=True) as con:
-        con.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+def dagster_database(postgres_database: str) -> str:
+    return conninfo_to_dict(postgres_database)["dbname"]
 
 
 def test_the_prod_instance_keeps_runs_and_events_in_postgres_with_retries_and_monitoring(

@@ -11,7 +11,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.dataset as ds
 
-from etl_platform.io.sql import quote
+from etl_platform.io.sql import quote, table_name
+from etl_platform.io.warehouse import Warehouse
 from etl_platform.quality.partition_checks import CheckOutcome
 from etl_platform.sources.model import SourceSpec
 from etl_platform.transform.cleanse import NULL_TOKENS
@@ -76,27 +77,30 @@ def check_no_leak(
     return CheckOutcome(failing, {"pii_columns": pii, "cells_leaked": sum(leaks.values())})
 
 
-def leaked_columns(
-    con: duckdb.DuckDBPyConnection, schema: str, table: str, probes: pa.Table
-) -> dict[str, int]:
-    """Text columns of a warehouse table holding any probed raw value, with the cell counts."""
-    target = f"{quote(schema)}.{quote(table)}"
-    columns = [
-        name
-        for name, sql_type, *_ in con.execute(f"DESCRIBE {target}").fetchall()
-        if sql_type == "VARCHAR"
-    ]
-    con.register("probe_values", probes)
-    try:
+def leaked_columns(warehouse: Warehouse, schema: str, table: str, values: list[str]) -> dict[str, int]:
+    """Text columns of a warehouse table holding any of the raw values, with the cell counts.
+
+    Portable SQL (information_schema, `= ANY(array)`), so it runs on DuckDB and PostgreSQL alike.
+    """
+    p = warehouse.param
+    target = table_name(schema, table)
+    with warehouse.connect() as con:
+        columns = [
+            name
+            for (name,) in con.execute(
+                "SELECT column_name FROM information_schema.columns "
+                f"WHERE table_schema = {p} AND table_name = {p} "
+                "AND lower(data_type) IN ('varchar', 'text', 'character varying') "
+                "ORDER BY ordinal_position",
+                [schema, table],
+            ).fetchall()
+        ]
         found: dict[str, int] = {}
         for column in columns:
             # fetchall, not fetchone: DuckDB keeps a result open until a fetch finds it empty.
             ((count,),) = con.execute(
-                f"SELECT count(*) FROM {target} "
-                f"WHERE {quote(column)} IN (SELECT v FROM probe_values)"
+                f"SELECT count(*) FROM {target} WHERE {quote(column)} = ANY({p})", [values]
             ).fetchall()
             if count:
                 found[column] = int(count)
-        return found
-    finally:
-        con.unregister("probe_values")
+    return found

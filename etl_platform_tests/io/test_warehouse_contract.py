@@ -1,7 +1,5 @@
 """The contract every warehouse keeps: each test runs on DuckDB and on PostgreSQL."""
 
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -11,38 +9,15 @@ import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from psycopg import sql
-from psycopg.conninfo import make_conninfo
 
 from etl_platform.ingest import ledger
 from etl_platform.ingest.landing import LandedFile
-from etl_platform.io.duckdb_warehouse import DuckDBWarehouse
-from etl_platform.io.postgres_warehouse import COPY_BATCH_ROWS, PostgresWarehouse
+from etl_platform.io.postgres_warehouse import COPY_BATCH_ROWS
 from etl_platform.io.warehouse import Warehouse, WarehouseIOManager
 
 PARTITIONS = dg.DailyPartitionsDefinition(start_date="2026-11-01", timezone="Asia/Kolkata")
 NOV1, NOV2 = date(2026, 11, 1), date(2026, 11, 2)
 IST = timezone(timedelta(hours=5, minutes=30))
-
-
-@pytest.fixture
-def postgres_database(postgres_dsn: str) -> Iterator[str]:
-    """A database of the test's own, dropped afterwards, so parallel workers never meet."""
-    name = f"contract_{uuid.uuid4().hex}"
-    with psycopg.connect(postgres_dsn, autocommit=True) as con:
-        con.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield make_conninfo(postgres_dsn, dbname=name)
-    finally:
-        with psycopg.connect(postgres_dsn, autocommit=True) as con:
-            con.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
-@pytest.fixture(params=["duckdb", "postgres"])
-def warehouse(request: pytest.FixtureRequest, tmp_path) -> Warehouse:
-    if request.param == "duckdb":
-        return DuckDBWarehouse(path=str(tmp_path / "wh.duckdb"))
-    return PostgresWarehouse(dsn=request.getfixturevalue("postgres_database"))
 
 
 def rows(day: date, values: list[int], **extra: list) -> pa.Table:

@@ -1,4 +1,4 @@
-import duckdb
+import pyarrow as pa
 
 from etl_platform.quality.pii_leak import check_no_leak, leaked_columns, raw_pii_values
 from etl_platform.transform.stage import stage
@@ -34,18 +34,13 @@ def test_free_text_identifiers_are_scrubbed_before_they_can_leak():
     assert check_no_leak(raw, CUSTOMERS, {"staging": result.staged}, [DAY]).passed
 
 
-def test_a_mart_column_holding_a_raw_value_is_found_and_a_clean_one_is_not(tmp_path):
+def test_a_mart_column_holding_a_raw_value_is_found_and_a_clean_one_is_not(warehouse):
     raw = raw_table([CUSTOMER])
     probes = raw_pii_values(raw, CUSTOMERS)
-    assert set(probes.column("v").to_pylist()) == {
-        CUSTOMER[c] for c in ("name", "email", "phone", "pan")
-    }
-    con = duckdb.connect(str(tmp_path / "wh.duckdb"))
-    con.execute("CREATE SCHEMA curated")
-    con.execute(
-        "CREATE TABLE curated.dim AS SELECT 'Pune' AS city, ? AS note, 1 AS n",
-        [f"{CUSTOMER['email']}"],
-    )
-    assert leaked_columns(con, "curated", "dim", probes) == {"note": 1}
-    con.execute("UPDATE curated.dim SET note = 'clean'")
-    assert leaked_columns(con, "curated", "dim", probes) == {}
+    values = probes.column("v").to_pylist()
+    assert set(values) == {CUSTOMER[c] for c in ("name", "email", "phone", "pan")}
+    mart = pa.table({"city": ["Pune"], "note": [CUSTOMER["email"]], "n": [1]})
+    warehouse.replace_partitions("curated", "dim", mart, None)
+    assert leaked_columns(warehouse, "curated", "dim", values) == {"note": 1}
+    warehouse.replace_partitions("curated", "dim", mart.set_column(1, "note", [["clean"]]), None)
+    assert leaked_columns(warehouse, "curated", "dim", values) == {}
