@@ -8,7 +8,7 @@ DAYS ?= 3
 ORDERS_PER_DAY ?= 2000
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 
-.PHONY: help install manifest demo test lint format typecheck dev clean
+.PHONY: help install manifest demo demo-prod test lint format typecheck dev clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -28,6 +28,9 @@ manifest: $(MANIFEST) ## Prepare the dbt manifest that the curated assets load
 
 demo: $(MANIFEST) ## Generate demo files, build every layer for DAYS days, print the per-layer summary
 	$(BIN)/python -m etl_platform.cli demo --days $(DAYS) --orders-per-day $(ORDERS_PER_DAY)
+
+demo-prod: $(MANIFEST) ## The same demo on a local S3 API server and PostgreSQL (ETL_PG_* or postgres@127.0.0.1)
+	$(BIN)/python -m etl_platform.cli demo-prod --days $(DAYS) --orders-per-day $(ORDERS_PER_DAY)
 
 test: $(MANIFEST) ## Run the test suite (real DuckDB, Delta, dbt, Dagster instance and CLI)
 	$(BIN)/ruff check .

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import duckdb
 from deltalake import DeltaTable
+
+from etl_platform.io.delta_lake import DeltaLakeIOManager
+from etl_platform.io.sql import table_name
+from etl_platform.io.warehouse import Warehouse
 
 CURATED = (
     "fct_order_lines",
@@ -61,46 +63,52 @@ def _expected(manifest: dict[str, Any], source: str) -> dict[str, Any]:
 
 
 def _dropped_from_metadata(instance: dg.DagsterInstance, source: str) -> int:
-    """Duplicates dropped, as the staging step itself recorded it (not derived by subtraction)."""
-    total = 0
-    for record in instance.fetch_materializations(
-        dg.AssetKey(["staging", source]), limit=1000
-    ).records:
-        materialization = record.asset_materialization
-        if materialization is not None:
-            value = materialization.metadata["duplicates_dropped"].value
-            total += int(value) if isinstance(value, int) else 0
-    return total
+    """Duplicates dropped, as the staging step recorded it per day (not derived by subtraction)."""
+    latest: dict[str, int] = {}
+    records = instance.fetch_materializations(dg.AssetKey(["staging", source]), limit=10_000)
+    for record in records.records:  # newest first: keep each day's latest figure
+        event = record.asset_materialization
+        if event is None or event.partition is None or event.partition in latest:
+            continue
+        value = event.metadata["duplicates_dropped"].value
+        latest[event.partition] = value if isinstance(value, int) else 0
+    return sum(latest.values())
 
 
 def summarize(
-    manifest: dict[str, Any], data_dir: Path, instance: dg.DagsterInstance
+    manifest: dict[str, Any],
+    warehouse: Warehouse,
+    lake: DeltaLakeIOManager,
+    instance: dg.DagsterInstance,
 ) -> tuple[list[SourceSummary], dict[str, int]]:
     """Count every layer of every source in the manifest, and the curated tables."""
     summaries = []
-    con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
-    try:
+    with warehouse.connect() as con:
         for source in sorted(manifest["sources"]):
-            raw = DeltaTable(str(data_dir / "lake" / "raw" / source)).count()
-            ((staged,),) = con.execute(f'SELECT count(*) FROM staging."{source}"').fetchall()
+            uri = lake.table_uri(dg.AssetKey(["raw", source]))
+            raw = DeltaTable(uri, storage_options=lake.storage_options()).count()
+            ((staged,),) = con.execute(
+                f"SELECT count(*) FROM {table_name('staging', source)}"
+            ).fetchall()
             reasons = con.execute(
-                f'SELECT _reason, count(*) FROM quarantine."{source}" GROUP BY ALL'
+                f"SELECT _reason, count(*) FROM {table_name('quarantine', source)} GROUP BY 1"
             ).fetchall()
             summaries.append(
                 SourceSummary(
                     source,
                     raw,
-                    staged,
-                    Counter(dict(reasons)),
+                    int(staged),
+                    Counter({reason: int(n) for reason, n in reasons}),
                     _dropped_from_metadata(instance, source),
                     _expected(manifest, source),
                 )
             )
         curated = {}
         for table in CURATED:
-            ((curated[table],),) = con.execute(f'SELECT count(*) FROM curated."{table}"').fetchall()
-    finally:
-        con.close()
+            ((count,),) = con.execute(
+                f"SELECT count(*) FROM {table_name('curated', table)}"
+            ).fetchall()
+            curated[table] = int(count)
     return summaries, curated
 
 
@@ -121,17 +129,13 @@ def render(summaries: list[SourceSummary], curated: dict[str, int]) -> str:
     return "\n".join(lines)
 
 
-def render_quality(data_dir: Path, instance: dg.DagsterInstance) -> str:
+def render_quality(warehouse: Warehouse, instance: dg.DagsterInstance) -> str:
     """The quality report's rows and every check that did not pass, as plain text."""
-    con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
-    try:
+    with warehouse.connect() as con:
         report = con.execute(
-            "SELECT _partition_date::VARCHAR, source, status, quarantine_rate, files_with_drift, "
-            "checks_failed "
-            "FROM quality.report ORDER BY 1, 2"
+            "SELECT CAST(_partition_date AS VARCHAR), source, status, quarantine_rate, "
+            "files_with_drift, checks_failed FROM quality.report ORDER BY 1, 2"
         ).fetchall()
-    finally:
-        con.close()
     lines = [
         f"{'day':<11} {'source':<10} {'status':<8} {'quar. rate':>10} {'drift files':>11}  "
         "checks failed"

@@ -57,7 +57,8 @@ class DeltaLakeIOManager(dg.ConfigurableIOManager):
     def _on_s3(self) -> bool:
         return self.root.startswith("s3://")
 
-    def _path(self, key: dg.AssetKey) -> str:
+    def table_uri(self, key: dg.AssetKey) -> str:
+        """Where the Delta table of an asset lives (a folder or an `s3://` prefix)."""
         if self._on_s3():
             return "/".join([self.root.rstrip("/"), *key.path])
         return str(Path(self.root, *key.path))
@@ -106,7 +107,7 @@ class DeltaLakeIOManager(dg.ConfigurableIOManager):
                         counter[item["values"]] += item["counts"]
                 yield batch
 
-        path = self._path(context.asset_key)
+        path = self.table_uri(context.asset_key)
         if not self._on_s3():
             Path(path).mkdir(parents=True, exist_ok=True)
         write_deltalake(
@@ -133,6 +134,8 @@ class DeltaLakeIOManager(dg.ConfigurableIOManager):
 
     def load_input(self, context: dg.InputContext) -> ds.Dataset:
         """A lazy dataset of the partitions the step reads (scanned by DuckDB, not loaded here)."""
-        table = DeltaTable(self._path(context.asset_key), storage_options=self.storage_options())
+        table = DeltaTable(
+            self.table_uri(context.asset_key), storage_options=self.storage_options()
+        )
         keys = sorted(context.asset_partition_keys)
         return table.to_pyarrow_dataset(file_pruning_predicate=[(PARTITION_COLUMN, "in", keys)])
