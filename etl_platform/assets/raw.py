@@ -13,7 +13,7 @@ from etl_platform.io.warehouse import Warehouse
 from etl_platform.partitions import daily_partitions
 from etl_platform.sources.model import SourceSpec
 
-WAREHOUSE_POOL = "duckdb_warehouse"
+WAREHOUSE_POOL = "warehouse"
 SCHEMA_DRIFT_CHECK = "schema_drift"
 
 
