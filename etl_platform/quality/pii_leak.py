@@ -77,7 +77,9 @@ def check_no_leak(
     return CheckOutcome(failing, {"pii_columns": pii, "cells_leaked": sum(leaks.values())})
 
 
-def leaked_columns(warehouse: Warehouse, schema: str, table: str, values: list[str]) -> dict[str, int]:
+def leaked_columns(
+    warehouse: Warehouse, schema: str, table: str, values: list[str]
+) -> dict[str, int]:
     """Text columns of a warehouse table holding any of the raw values, with the cell counts.
 
     Portable SQL (information_schema, `= ANY(array)`), so it runs on DuckDB and PostgreSQL alike.
