@@ -66,8 +66,8 @@ def data_dir() -> Path:
     return path
 
 
-def _local_resources() -> dict[str, Any]:
-    root = data_dir()
+def local_resources(root: Path) -> dict[str, Any]:
+    """The embedded default's resources, everything under one folder."""
     warehouse = DuckDBWarehouse(path=str(root / "warehouse.duckdb"))
     return {
         "landing": LocalLandingZone(root=str(root / "landing")),
@@ -147,5 +147,5 @@ def _prod_resources() -> dict[str, Any]:
 def build_resources(environment: Environment) -> dict[str, Any]:
     """The resources of an environment, keyed as `RESOURCE_KEYS`."""
     if environment is Environment.LOCAL:
-        return _local_resources()
+        return local_resources(data_dir())
     return _prod_resources()

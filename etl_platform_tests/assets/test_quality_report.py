@@ -10,7 +10,7 @@ from etl_platform_tests.assets.test_staging_checks import ORDERS, land_day, run_
 def test_the_report_shows_each_day_per_source_with_its_status_and_counts(tmp_path):
     land_day(tmp_path, "2026-11-01", rows=40, negative=0)
     land_day(tmp_path, "2026-11-02", rows=40, negative=20)
-    warehouse = DuckDBWarehouse(path=str(tmp_path / "wh.duckdb"))
+    warehouse = DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb"))
     with dg.DagsterInstance.ephemeral() as instance:
         for day in ("2026-11-01", "2026-11-02"):
             run_day(tmp_path, instance, day)

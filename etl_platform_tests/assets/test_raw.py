@@ -3,11 +3,9 @@ from deltalake import DeltaTable
 
 from etl_platform.assets.raw import build_raw_asset
 from etl_platform.assets.staging import build_staging_assets
-from etl_platform.ingest.landing import LocalLandingZone
-from etl_platform.io.delta_lake import DeltaLakeIOManager
-from etl_platform.io.duckdb_warehouse import DuckDBWarehouse, DuckDBWarehouseIOManager
+from etl_platform.environment import local_resources
+from etl_platform.io.duckdb_warehouse import DuckDBWarehouse
 from etl_platform.sources.model import SPEC_DIR, Quality, SchemaPolicy, load_spec
-from etl_platform.transform.pii_key import PiiKey
 
 ORDERS = load_spec(SPEC_DIR / "orders.yaml")
 HEADER = ",".join(ORDERS.column_names)
@@ -29,14 +27,7 @@ def materialize_raw(
     spec = ORDERS.model_copy(
         update={"schema_policy": policy, "quality": Quality(max_quarantine_rate=1.0)}
     )
-    warehouse = DuckDBWarehouse(path=str(tmp_path / "wh.duckdb"))
-    resources = {
-        "landing": LocalLandingZone(root=str(tmp_path / "landing")),
-        "warehouse": warehouse,
-        "lake_io_manager": DeltaLakeIOManager(root=str(tmp_path / "lake")),
-        "warehouse_io_manager": DuckDBWarehouseIOManager(warehouse=warehouse),
-        "pii": PiiKey(secret="test-key-0123456789"),
-    }
+    resources = local_resources(tmp_path)
     assets = [build_raw_asset(spec)] + ([build_staging_assets(spec)] if with_staging else [])
     with dg.DagsterInstance.ephemeral() as instance:
         return dg.materialize(
@@ -45,7 +36,7 @@ def materialize_raw(
 
 
 def warehouse_rows(tmp_path, sql: str) -> list[tuple]:
-    with DuckDBWarehouse(path=str(tmp_path / "wh.duckdb")).connect() as con:
+    with DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb")).connect() as con:
         return con.execute(sql).fetchall()
 
 

@@ -2,12 +2,9 @@ import dagster as dg
 
 from etl_platform.assets.raw import build_raw_asset
 from etl_platform.assets.staging import build_staging_assets
-from etl_platform.ingest.landing import LocalLandingZone
-from etl_platform.io.delta_lake import DeltaLakeIOManager
-from etl_platform.io.duckdb_warehouse import DuckDBWarehouse, DuckDBWarehouseIOManager
+from etl_platform.environment import local_resources
 from etl_platform.sensors.curated import build_curated_sensor
 from etl_platform.sources.model import SPEC_DIR, load_spec
-from etl_platform.transform.pii_key import PiiKey
 
 ORDERS = load_spec(SPEC_DIR / "orders.yaml")
 HEADER = ",".join(ORDERS.column_names)
@@ -26,14 +23,7 @@ def land_day(tmp_path, day: str, rows: int, negative: int) -> None:
 
 
 def run_day(tmp_path, instance, day: str) -> dg.ExecuteInProcessResult:
-    warehouse = DuckDBWarehouse(path=str(tmp_path / "wh.duckdb"))
-    resources = {
-        "landing": LocalLandingZone(root=str(tmp_path / "landing")),
-        "warehouse": warehouse,
-        "lake_io_manager": DeltaLakeIOManager(root=str(tmp_path / "lake")),
-        "warehouse_io_manager": DuckDBWarehouseIOManager(warehouse=warehouse),
-        "pii": PiiKey(secret="test-key-0123456789"),
-    }
+    resources = local_resources(tmp_path)
     return dg.materialize(
         [build_raw_asset(ORDERS), build_staging_assets(ORDERS)], partition_key=day,
         resources=resources, instance=instance, raise_on_error=False,
