@@ -54,7 +54,8 @@ def build_raw_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         }
         rejected = {key: why for key, d in drifts.items() if (why := rejection(spec, d))}
         accepted = [d for key, d in drifts.items() if d is not None and key not in rejected]
-        hashed = [(f, landing.sha256(f.key)) for f in files]
+        known = ledger.known_hashes(warehouse, spec.name, files)
+        hashed = [(f, known.get(f.key) or landing.sha256(f.key)) for f in files]
         decisions = ledger.register(warehouse, spec.name, hashed, context.run_id)
         loaded = [d for d in decisions if d.load]
         events = {key: d.describe() for key, d in drifts.items() if d is not None}

@@ -25,6 +25,7 @@ CREATE TABLE IF NOT EXISTS _etl.file_ledger (
     registered_at TIMESTAMPTZ NOT NULL DEFAULT now(),
     PRIMARY KEY (source, file_key)
 );
+ALTER TABLE _etl.file_ledger ADD COLUMN IF NOT EXISTS etag VARCHAR;
 """
 
 
@@ -65,11 +66,12 @@ def register(
             ).fetchall()
             duplicate_of = original[0][0] if original else None
             con.execute(
-                "INSERT INTO _etl.file_ledger "
-                "(source, file_key, sha256, size, partition_key, status, duplicate_of, run_id) "
-                f"VALUES ({', '.join([p] * 8)}) "
+                "INSERT INTO _etl.file_ledger (source, file_key, sha256, size, partition_key, "
+                "status, duplicate_of, run_id, etag) "
+                f"VALUES ({', '.join([p] * 9)}) "
                 "ON CONFLICT (source, file_key) DO UPDATE SET sha256 = excluded.sha256, "
                 "size = excluded.size, partition_key = excluded.partition_key, "
+                "etag = excluded.etag, "
                 "status = excluded.status, duplicate_of = excluded.duplicate_of, "
                 "run_id = excluded.run_id",
                 [
@@ -81,7 +83,30 @@ def register(
                     "duplicate" if duplicate_of else "loaded",
                     duplicate_of,
                     run_id,
+                    landed.etag,
                 ],
             )
             decisions.append(LedgerDecision(landed, sha, duplicate_of))
     return decisions
+
+
+def known_hashes(warehouse: Warehouse, source: str, files: list[LandedFile]) -> dict[str, str]:
+    """Content hashes the ledger already holds for files unchanged since (same key, etag, size).
+
+    Hashing means reading a whole file (a full GET on S3) before it is read again to load it;
+    an unchanged file needs neither its hash recomputed nor that extra read.
+    """
+    p = warehouse.param
+    with warehouse.connect() as con, transaction(con):
+        con.execute(LEDGER_DDL)
+        rows = con.execute(
+            f"SELECT file_key, etag, size, sha256 FROM _etl.file_ledger WHERE source = {p}",
+            [source],
+        ).fetchall()
+    recorded = {key: (etag, size, sha) for key, etag, size, sha in rows}
+    known = {}
+    for landed in files:
+        etag, size, sha = recorded.get(landed.key, (None, None, None))
+        if landed.etag and etag == landed.etag and size == landed.size:
+            known[landed.key] = sha
+    return known

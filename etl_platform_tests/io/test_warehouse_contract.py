@@ -214,3 +214,13 @@ def test_ledger_keeps_the_first_registration_time_of_a_file(warehouse):
     [(key, _, _, first_at)] = registered()
     ledger.register(warehouse, "orders", [(landed("orders/d/a.csv"), "sha1")], "run2")
     assert registered() == [(key, "loaded", "run2", first_at)]
+
+
+def test_ledger_hands_back_the_hash_of_an_unchanged_file_only(warehouse):
+    same = LandedFile("orders/d/a.csv", "2026-11-01", 10, 1, etag="e1")
+    ledger.register(warehouse, "orders", [(same, "sha1")], "run1")
+    changed = LandedFile("orders/d/a.csv", "2026-11-01", 10, 2, etag="e2")
+    unseen = LandedFile("orders/d/b.csv", "2026-11-01", 10, 1, etag="e1")
+    assert ledger.known_hashes(warehouse, "orders", [same, unseen]) == {same.key: "sha1"}
+    assert ledger.known_hashes(warehouse, "orders", [changed]) == {}
+    assert ledger.known_hashes(warehouse, "customers", [same]) == {}
