@@ -1,11 +1,25 @@
 """New-file sensors: one per source, proposing a run per day that received files.
 
-The sensor only proposes work; the ledger decides what is new, so a lost cursor or a file touched
-again costs a redundant run, never a duplicate load.
+The sensor only proposes work; the ledger decides what is new, so a lost cursor or a file proposed
+again costs a redundant run, never a duplicate load. The cursor still keeps proposals exact, because
+a plain `(modification time, key)` watermark fails on S3 in three ways: `LastModified` has 1-second
+resolution (files of the same second arrive out of key order), an overwrite keeps its key, and a
+multipart upload is stamped with the time it *started*, so it shows up behind newer files. Hence
+the cursor is the watermark plus every `(key, etag)` proposed within a lookback window: a file
+stamped inside the window and not in the cursor is new, whatever its key or stamp.
+
+Dagster copies the cursor into every tick it records (skipped ticks are kept 7 days, successful
+ones forever), so the window also closes on the wall clock: 15 minutes after the last delivery the
+cursor is back to a watermark of ~200 bytes, however large the burst was.
 """
 
+import hashlib
 import json
-from collections import defaultdict
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from typing import Literal, Self
 
 import dagster as dg
 
@@ -13,35 +27,231 @@ from etl_platform.ingest.landing import LandedFile, LandingZone
 from etl_platform.sources.model import SourceSpec
 
 MAX_FILES_PER_TICK = 500
+MAX_RUNS_PER_TICK = 50
+# Longer than any upload takes: a file listed this long after its stamp is still caught.
+LOOKBACK = timedelta(minutes=15)
+# ~90 bytes each (measured: 1,206 entries, 110 kB): a cursor of at most ~200 kB, even in a burst.
+MAX_CURSOR_ENTRIES = 2_000
+# A day's partition exists only once the day is over, so files for today (or tomorrow, in another
+# time zone) wait in the cursor; a day further ahead than this is a bad file name.
+WAIT_HORIZON = timedelta(days=7)
 
 
-def _watermark(cursor: str | None) -> tuple[int, str]:
-    if not cursor:
-        return (-1, "")
-    data = json.loads(cursor)
-    return (int(data["mtime_ns"]), str(data["key"]))
+@dataclass(frozen=True)
+class TickLimits:
+    """How much one tick may do; what is left over resumes on the next tick."""
+
+    max_files: int = MAX_FILES_PER_TICK
+    max_runs: int = MAX_RUNS_PER_TICK
+    lookback: timedelta = LOOKBACK
+    max_cursor_entries: int = MAX_CURSOR_ENTRIES
 
 
-def _cursor(last: LandedFile) -> str:
-    return json.dumps({"mtime_ns": last.mtime_ns, "key": last.key})
+@dataclass
+class LandingCursor:
+    """What the sensor has proposed, as stored in Dagster's cursor (JSON).
 
-
-def new_files(files: list[LandedFile], cursor: str | None, limit: int) -> list[LandedFile]:
-    """Files past the (modification time, key) watermark, oldest first, at most `limit`.
-
-    The key breaks ties between files written in the same clock tick, so none is skipped.
+    Attributes:
+        mtime_ns: Watermark: modification time of the newest file proposed (for operators: the
+            window below follows the clock, and `seen` decides what is new).
+        key: Watermark: the key of that file, which orders files of the same clock tick.
+        floor_ns: Files stamped before this are done; it trails the clock by the lookback.
+        seen: Key to `(etag, mtime_ns)` of every file proposed at or above the floor.
+        pending: Day to `(files, digest)` of files proposed for a day that is not a partition yet.
     """
-    mark = _watermark(cursor)
-    fresh = sorted(
-        (f for f in files if (f.mtime_ns, f.key) > mark), key=lambda f: (f.mtime_ns, f.key)
-    )
-    return fresh[:limit]
+
+    mtime_ns: int = -1
+    key: str = ""
+    floor_ns: int = -1
+    seen: dict[str, tuple[str, int]] = field(default_factory=dict)
+    pending: dict[str, tuple[int, str]] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, raw: str | None) -> Self:
+        """The cursor from its JSON; no cursor (or a reset one) means nothing was proposed yet."""
+        if not raw:
+            return cls()
+        data = json.loads(raw)
+        mtime_ns = int(data["mtime_ns"])
+        return cls(
+            mtime_ns=mtime_ns,
+            key=str(data["key"]),
+            # The first cursor format was the bare watermark: everything up to it counts as done.
+            floor_ns=int(data.get("floor_ns", mtime_ns)),
+            seen={k: (str(e), int(m)) for k, (e, m) in data.get("seen", {}).items()},
+            pending={d: (int(n), str(h)) for d, (n, h) in data.get("pending", {}).items()},
+        )
+
+    def dumps(self) -> str:
+        """The cursor as Dagster stores it: compact, keys sorted so equal cursors are equal text."""
+        data = {
+            "mtime_ns": self.mtime_ns,
+            "key": self.key,
+            "floor_ns": self.floor_ns,
+            "seen": self.seen,
+            "pending": self.pending,
+        }
+        return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class DayBatch:
+    """The files proposed for one day in one tick (with any that waited for the day to open)."""
+
+    day: str
+    files: int
+    digest: str
+
+
+@dataclass(frozen=True)
+class Tick:
+    """What one evaluation decided: the days to run, the files set aside, and the next cursor.
+
+    `capped` says the size cap, not the lookback, decided what the cursor forgot this tick.
+    """
+
+    batches: list[DayBatch]
+    proposed: list[LandedFile]
+    waiting: list[LandedFile]
+    skipped: list[LandedFile]
+    cursor: LandingCursor
+    capped: bool
+
+
+def _digest(parts: list[str]) -> str:
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:24]
+
+
+def _token(f: LandedFile) -> str:
+    return f"{f.key}\x00{f.etag}"
+
+
+def _verdict(day: str, valid: set[str], last: str | None) -> Literal["run", "wait", "skip"]:
+    """Run a partition; wait for a day just past the last one; skip anything else, once."""
+    if day in valid:
+        return "run"
+    if last is None:
+        return "wait"
+    try:
+        when, newest = date.fromisoformat(day), date.fromisoformat(last)
+    except ValueError:
+        return "skip"
+    return "wait" if newest < when <= newest + WAIT_HORIZON else "skip"
+
+
+def _candidates(files: list[LandedFile], state: LandingCursor) -> list[LandedFile]:
+    """Files at or above the floor whose `(key, etag)` was not proposed yet, oldest first.
+
+    A byte-identical re-upload (same etag, later stamp) only refreshes its entry's stamp, so the
+    entry stays in the window as long as the file keeps being re-uploaded and is never proposed.
+    """
+    found = []
+    for f in files:
+        if f.mtime_ns < state.floor_ns:
+            continue
+        known = state.seen.get(f.key)
+        if known is not None and known[0] == f.etag:
+            state.seen[f.key] = (f.etag, max(known[1], f.mtime_ns))
+            continue
+        found.append(f)
+    return sorted(found, key=lambda f: (f.mtime_ns, f.key))
+
+
+def plan_tick(
+    files: list[LandedFile],
+    cursor: LandingCursor,
+    partition_keys: Sequence[str],
+    limits: TickLimits,
+    now_ns: int,
+) -> Tick:
+    """Decide one tick: propose new files oldest first, within the limits, and move the cursor.
+
+    New files are taken in `(mtime, key)` order up to the file cap; a file whose day would need one
+    run more than allowed is left for a later tick, as is everything past the cap. The cursor
+    records exactly what was proposed, so whatever was left is still new next tick. Files after one
+    left behind are taken only while the cursor has room: it must keep all of them until the file
+    left behind is proposed.
+
+    Args:
+        files: The source's files as listed now.
+        cursor: The previous tick's cursor.
+        partition_keys: The partitions that exist now; other days wait or are skipped.
+        limits: The caps and the lookback.
+        now_ns: The wall clock, which closes the lookback window when no files arrive.
+    """
+    state = replace(cursor, seen=dict(cursor.seen), pending=dict(cursor.pending))
+    fresh = _candidates(files, state)
+    valid = set(partition_keys)
+    last = max(valid, default=None)
+    runs: dict[str, list[str]] = {}
+    counts: dict[str, int] = {}
+    for day in sorted(d for d in state.pending if d in valid)[: limits.max_runs]:
+        counts[day], digest = state.pending.pop(day)
+        runs[day] = [digest]
+    proposed: list[LandedFile] = []
+    waiting: list[LandedFile] = []
+    skipped: list[LandedFile] = []
+    first_left_ns: int | None = None
+    for f in fresh:
+        day = f.partition_key
+        verdict = _verdict(day, valid, last)
+        over_runs = verdict == "run" and day not in runs and len(runs) == limits.max_runs
+        full = len(proposed) == limits.max_files or (
+            first_left_ns is not None and len(state.seen) >= limits.max_cursor_entries
+        )
+        if full or over_runs:
+            first_left_ns = f.mtime_ns if first_left_ns is None else first_left_ns
+            if full:
+                break
+            continue
+        if verdict == "run":
+            if day not in runs:
+                runs[day], counts[day] = [], 0
+            runs[day].append(_token(f))
+            counts[day] += 1
+        elif verdict == "wait":
+            count, digest = state.pending.get(day, (0, ""))
+            state.pending[day] = (count + 1, _digest([digest, _token(f)]))
+            waiting.append(f)
+        else:
+            skipped.append(f)
+        proposed.append(f)
+        state.seen[f.key] = (f.etag, f.mtime_ns)
+        state.mtime_ns, state.key = max((state.mtime_ns, state.key), (f.mtime_ns, f.key))
+    capped = _prune(state, limits, now_ns if first_left_ns is None else first_left_ns, now_ns)
+    batches = [DayBatch(day, counts[day], _digest(runs[day])) for day in sorted(runs)]
+    return Tick(batches, proposed, waiting, skipped, state, capped)
+
+
+def _prune(state: LandingCursor, limits: TickLimits, first_left_ns: int, now_ns: int) -> bool:
+    """Raise the floor to the lookback window, or past the oldest entries over the size cap.
+
+    A file is listed at most `lookback` after its stamp, so entries stamped before `now - lookback`
+    are never needed again. The window follows the clock, not the watermark: one file stamped in
+    the future (a wrong clock, `touch -d`) must not push the floor past every file landing today.
+    The floor never rises above a file listed but not yet proposed (`first_left_ns`): the cap may
+    be exceeded rather than a file skipped. Returns whether the cap cut.
+    """
+    lookback_ns = limits.lookback // timedelta(microseconds=1) * 1_000
+    floor = max(state.floor_ns, min(now_ns - lookback_ns, first_left_ns))
+    newest_first = sorted((m for _, m in state.seen.values() if m >= floor), reverse=True)
+    capped = len(newest_first) > limits.max_cursor_entries
+    if capped:
+        # A clock tick's entries go together: keeping part of one would re-propose the rest.
+        floor = max(floor, min(newest_first[limits.max_cursor_entries] + 1, first_left_ns))
+    state.floor_ns = floor
+    state.seen = {k: v for k, v in state.seen.items() if v[1] >= floor}
+    return capped
 
 
 def build_landing_sensor(
-    spec: SourceSpec, job_name: str, partitions: dg.PartitionsDefinition
+    spec: SourceSpec,
+    job_name: str,
+    partitions: dg.PartitionsDefinition,
+    limits: TickLimits | None = None,
 ) -> dg.SensorDefinition:
     """A sensor requesting one run of the job per daily partition that received new files."""
+    tick_limits = limits or TickLimits()
 
     @dg.sensor(
         name=f"{spec.name}_landing_sensor",
@@ -51,28 +261,35 @@ def build_landing_sensor(
         description=f"Runs {job_name} for each day that new {spec.name} files landed in.",
     )
     def _sensor(context: dg.SensorEvaluationContext, landing: LandingZone) -> dg.SensorResult:
-        files = new_files(
+        tick = plan_tick(
             landing.list_files(spec.landing.prefix, spec.landing.pattern),
-            context.cursor,
-            MAX_FILES_PER_TICK,
+            LandingCursor.parse(context.cursor),
+            partitions.get_partition_keys(dynamic_partitions_store=context.instance),
+            tick_limits,
+            time.time_ns(),
         )
-        if not files:
-            return dg.SensorResult(skip_reason=f"no new {spec.name} files")
-        valid = set(partitions.get_partition_keys(dynamic_partitions_store=context.instance))
-        by_day: dict[str, list[LandedFile]] = defaultdict(list)
-        for f in files:
-            if f.partition_key in valid:
-                by_day[f.partition_key].append(f)
-            else:
-                context.log.warning(f"{f.key}: day {f.partition_key} is outside the partitions")
+        if tick.capped:
+            context.log.warning(
+                f"more {spec.name} files landed within {tick_limits.lookback} than the cursor "
+                f"holds ({tick_limits.max_cursor_entries}): the lookback window is shortened"
+            )
+        for f in tick.skipped:
+            context.log.warning(f"{f.key}: day {f.partition_key} is outside the partitions")
+        for f in tick.waiting:
+            context.log.info(f"{f.key}: day {f.partition_key} waits until it is a partition")
+        # One run per day: a run targets one partition or one contiguous range, and the days of
+        # a burst are rarely contiguous, while the raw asset reloads a whole day in any case.
         requests = [
             dg.RunRequest(
-                partition_key=day,
-                run_key=f"{spec.name}:{day}:{_cursor(batch[-1])}",
-                tags={"etl/files": str(len(batch))},
+                partition_key=b.day,
+                run_key=f"{spec.name}:{b.day}:{b.digest}",
+                tags={"etl/files": str(b.files)},
             )
-            for day, batch in sorted(by_day.items())
+            for b in tick.batches
         ]
-        return dg.SensorResult(run_requests=requests, cursor=_cursor(files[-1]))
+        cursor = tick.cursor.dumps()
+        if not requests:
+            return dg.SensorResult(skip_reason=f"no new {spec.name} files to run", cursor=cursor)
+        return dg.SensorResult(run_requests=requests, cursor=cursor)
 
     return _sensor
