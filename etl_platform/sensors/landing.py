@@ -32,6 +32,10 @@ MAX_RUNS_PER_TICK = 50
 LOOKBACK = timedelta(minutes=15)
 # ~90 bytes each (measured: 1,206 entries, 110 kB): a cursor of at most ~200 kB, even in a burst.
 MAX_CURSOR_ENTRIES = 2_000
+ONE_DAY = timedelta(days=1)
+# Dagster's run tags for a partition range (what `--partition-range` and backfills set).
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
 # A day's partition exists only once the day is over, so files for today (or tomorrow, in another
 # time zone) wait in the cursor; a day further ahead than this is a bad file name.
 WAIT_HORIZON = timedelta(days=7)
@@ -244,6 +248,37 @@ def _prune(state: LandingCursor, limits: TickLimits, first_left_ns: int, now_ns:
     return capped
 
 
+def contiguous(batches: list[DayBatch]) -> list[list[DayBatch]]:
+    """Days grouped into runs of consecutive days, oldest first."""
+    groups: list[list[DayBatch]] = []
+    for batch in sorted(batches, key=lambda b: b.day):
+        previous = groups[-1][-1].day if groups else None
+        if previous and date.fromisoformat(batch.day) - date.fromisoformat(previous) == ONE_DAY:
+            groups[-1].append(batch)
+        else:
+            groups.append([batch])
+    return groups
+
+
+def _run_request(source: str, group: list[DayBatch]) -> dg.RunRequest:
+    """One run for consecutive days, whose run key is the files' (key, etag) digests.
+
+    The assets' single-run backfill policy builds a whole range in one pass, so a burst of a
+    month's files is one run, not thirty process starts. A run cannot target days that are not
+    consecutive, hence the grouping.
+    """
+    first, last = group[0].day, group[-1].day
+    digest = hashlib.sha256("".join(b.digest for b in group).encode()).hexdigest()[:24]
+    tags = {
+        "etl/files": str(sum(b.files for b in group)),
+        "etl/files_by_day": json.dumps({b.day: b.files for b in group}),
+    }
+    if first == last:
+        return dg.RunRequest(partition_key=first, run_key=f"{source}:{first}:{digest}", tags=tags)
+    range_tags = {RANGE_START_TAG: first, RANGE_END_TAG: last}
+    return dg.RunRequest(run_key=f"{source}:{first}...{last}:{digest}", tags={**tags, **range_tags})
+
+
 def build_landing_sensor(
     spec: SourceSpec,
     job_name: str,
@@ -277,16 +312,7 @@ def build_landing_sensor(
             context.log.warning(f"{f.key}: day {f.partition_key} is outside the partitions")
         for f in tick.waiting:
             context.log.info(f"{f.key}: day {f.partition_key} waits until it is a partition")
-        # One run per day: a run targets one partition or one contiguous range, and the days of
-        # a burst are rarely contiguous, while the raw asset reloads a whole day in any case.
-        requests = [
-            dg.RunRequest(
-                partition_key=b.day,
-                run_key=f"{spec.name}:{b.day}:{b.digest}",
-                tags={"etl/files": str(b.files)},
-            )
-            for b in tick.batches
-        ]
+        requests = [_run_request(spec.name, group) for group in contiguous(tick.batches)]
         cursor = tick.cursor.dumps()
         if not requests:
             return dg.SensorResult(skip_reason=f"no new {spec.name} files to run", cursor=cursor)

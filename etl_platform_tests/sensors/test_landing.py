@@ -50,7 +50,12 @@ def sensor_with(partitions=None, **limits):
 
 
 def requested(result) -> list[tuple[str, str]]:
-    return [(r.partition_key, r.tags["etl/files"]) for r in result.run_requests]
+    """(day, files) for every day the requests cover, whether one day or a range."""
+    return [
+        (day, str(n))
+        for r in result.run_requests
+        for day, n in json.loads(r.tags["etl/files_by_day"]).items()
+    ]
 
 
 def test_the_sensor_requests_each_new_file_once_on_a_real_instance(tmp_path, t0):
@@ -228,16 +233,16 @@ def test_the_same_cursor_gives_the_same_run_keys(tmp_path, t0):
     # The daemon drops a run request whose run_key it already launched: no duplicate runs.
     landing = LocalLandingZone(root=str(tmp_path))
     land(tmp_path, "2026-11-01", "a.csv", t0)
-    land(tmp_path, "2026-11-02", "b.csv", t0 + SECOND)
+    land(tmp_path, "2026-11-03", "b.csv", t0 + SECOND)  # not consecutive: two runs
     with dg.DagsterInstance.ephemeral() as instance:
         first = evaluate(SENSOR, instance, landing, None)
-        land(tmp_path, "2026-11-02", "c.csv", t0 + 2 * SECOND)
+        land(tmp_path, "2026-11-03", "c.csv", t0 + 2 * SECOND)
         reset = evaluate(SENSOR, instance, landing, None)
         later = evaluate(SENSOR, instance, landing, first.cursor)
         later_again = evaluate(SENSOR, instance, landing, first.cursor)
     assert [r.run_key for r in later.run_requests] == [r.run_key for r in later_again.run_requests]
     assert first.run_requests[0].run_key == reset.run_requests[0].run_key  # same day-one files
-    assert first.run_requests[1].run_key != reset.run_requests[1].run_key  # day two has c.csv
+    assert first.run_requests[1].run_key != reset.run_requests[1].run_key  # day three has c.csv
     assert len({r.run_key for r in first.run_requests + later.run_requests}) == 3
 
 
@@ -277,3 +282,16 @@ def test_a_cursor_of_the_first_format_is_read_as_done_below_its_watermark_tick(t
         "orders/2026-11-01/b.csv",
         "orders/2026-11-02/c.csv",
     ]
+
+
+def test_consecutive_days_become_one_range_run_and_a_gap_starts_another(tmp_path, t0):
+    landing = LocalLandingZone(root=str(tmp_path))
+    for i, day in enumerate(["2026-11-01", "2026-11-02", "2026-11-03", "2026-11-05"]):
+        land(tmp_path, day, "a.csv", t0 + i * SECOND)
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = evaluate(SENSOR, instance, landing, None)
+    ranged, single = result.run_requests
+    assert ranged.partition_key is None
+    assert ranged.partition_key_range == dg.PartitionKeyRange("2026-11-01", "2026-11-03")
+    assert ranged.tags["etl/files"] == "3"
+    assert single.partition_key == "2026-11-05"

@@ -1,3 +1,4 @@
+import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -52,6 +53,9 @@ def evaluate(landing, cursor, instance):
     return SENSOR(context)
 
 
+from etl_platform_tests.sensors.test_landing import requested  # noqa: E402
+
+
 def files_of(result) -> int:
     return sum(int(r.tags["etl/files"]) for r in result.run_requests)
 
@@ -102,7 +106,7 @@ def test_objects_of_the_same_second_are_neither_skipped_nor_proposed_twice(s3_se
         second = evaluate(landing, first.cursor, instance)
         third = evaluate(landing, second.cursor, instance)
     assert len({f.mtime_ns for f in landing.list_files("orders", "*.csv")}) == 1
-    assert [(r.partition_key, r.tags["etl/files"]) for r in second.run_requests] == [
+    assert requested(second) == [
         ("2026-11-01", "1"),
         ("2026-11-02", "1"),
     ]
@@ -146,18 +150,17 @@ def test_a_zero_byte_object_is_ignored_until_it_has_content(s3_server, s3_bucket
         put(s3_server, s3_bucket, {"orders/2026-11-01/a.csv": BODY})
         filled = evaluate(landing, empty.cursor, instance)
     assert empty.run_requests == [] and LandingCursor.parse(empty.cursor).seen == {}
-    assert [(r.partition_key, r.tags["etl/files"]) for r in filled.run_requests] == [
-        ("2026-11-01", "1")
-    ]
+    assert requested(filled) == [("2026-11-01", "1")]
 
 
 def _raw_runs(landing, warehouse, result, run: str) -> dict[str, str | None]:
     """What the raw runs of the requests would load: each day's files through the ledger."""
     decisions = {}
     for request in result.run_requests:
-        files = landing.files_for("orders", "*.csv", [request.partition_key])
+        days = list(json.loads(request.tags["etl/files_by_day"]))
+        files = landing.files_for("orders", "*.csv", days)
         hashed = [(f, landing.sha256(f.key)) for f in files]
-        for d in ledger.register(warehouse, "orders", hashed, f"{run}-{request.partition_key}"):
+        for d in ledger.register(warehouse, "orders", hashed, f"{run}-{days[0]}"):
             decisions[d.file.key] = d.duplicate_of
     return decisions
 
@@ -212,7 +215,7 @@ def test_a_tick_stays_within_its_caps_on_a_burst_over_many_days(s3_server, s3_bu
     for result in results:
         assert files_of(result) <= MAX_FILES_PER_TICK
         assert len(result.run_requests) <= MAX_RUNS_PER_TICK
-        assert len({r.partition_key for r in result.run_requests}) == len(result.run_requests)
+    covered = [day for res in results for day, _ in requested(res)]
     assert sum(files_of(r) for r in results) == 540
-    assert {r.partition_key for res in results for r in res.run_requests} == set(days)
+    assert sorted(set(covered)) == days
     assert len(results) >= 3  # 540 files or 60 days cannot fit in one tick
