@@ -8,12 +8,8 @@ import pytest
 from etl_platform.assets.factory import build_source
 from etl_platform.ingest.landing import LocalLandingZone
 from etl_platform.partitions import daily_partitions
-from etl_platform.sensors.landing import (
-    LandingCursor,
-    TickLimits,
-    build_landing_sensor,
-    plan_tick,
-)
+from etl_platform.sensors.landing import build_landing_sensor
+from etl_platform.sensors.landing_cursor import LandingCursor, TickLimits, plan_tick
 from etl_platform.sources.model import SPEC_DIR, load_spec
 
 ORDERS = load_spec(SPEC_DIR / "orders.yaml")

@@ -9,7 +9,7 @@ from etl_platform.assets.factory import build_source
 from etl_platform.ingest import ledger
 from etl_platform.ingest.landing import S3LandingZone
 from etl_platform.io.duckdb_warehouse import DuckDBWarehouse
-from etl_platform.sensors.landing import MAX_FILES_PER_TICK, MAX_RUNS_PER_TICK, LandingCursor
+from etl_platform.sensors.landing_cursor import MAX_FILES_PER_TICK, MAX_RUNS_PER_TICK, LandingCursor
 from etl_platform.sources.model import SPEC_DIR, load_spec
 from etl_platform_tests.conftest import S3_ACCESS_KEY_ID, S3_REGION, S3_SECRET_ACCESS_KEY
 
