@@ -8,7 +8,7 @@ DAYS ?= 3
 ORDERS_PER_DAY ?= 2000
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 
-.PHONY: help install manifest demo demo-prod test lint format typecheck dev clean
+.PHONY: help install manifest demo demo-prod bench test lint format typecheck dev clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -31,6 +31,9 @@ demo: $(MANIFEST) ## Generate demo files, build every layer for DAYS days, print
 
 demo-prod: $(MANIFEST) ## The same demo on a local S3 API server and PostgreSQL (ETL_PG_* or postgres@127.0.0.1)
 	$(BIN)/python -m etl_platform.cli demo-prod --days $(DAYS) --orders-per-day $(ORDERS_PER_DAY)
+
+bench: $(MANIFEST) ## Platform vs bare DuckDB and pandas on ROWS order lines (10 M) over DAYS days (5)
+	$(BIN)/python -m etl_platform.bench $(if $(ROWS),--rows $(ROWS)) $(if $(filter file,$(origin DAYS)),,--days $(DAYS)) $(if $(ONLY),--only $(ONLY))
 
 test: $(MANIFEST) ## Run the test suite (real DuckDB, Delta, dbt, Dagster instance and CLI)
 	$(BIN)/ruff check .
