@@ -13,6 +13,7 @@ import dagster as dg
 import pyarrow as pa
 
 from etl_platform.assets.raw import WAREHOUSE_POOL, raw_key
+from etl_platform.assets.recorded import latest_for_day
 from etl_platform.assets.staging import quarantine_key, staging_key
 from etl_platform.partitions import daily_partitions
 from etl_platform.sources.model import SourceSpec
@@ -35,14 +36,6 @@ REPORT_SCHEMA = pa.schema(
         ("files_rejected", pa.int64()),
     ]
 )
-
-
-def _latest(instance: dg.DagsterInstance, key: dg.AssetKey, day: str) -> dict[str, Any] | None:
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[day]), limit=1
-    ).records
-    event = records[0].asset_materialization if records else None
-    return {k: v.value for k, v in event.metadata.items()} if event else None
 
 
 def _on_day(files: object, day: str) -> int:
@@ -114,8 +107,8 @@ def build_quality_report(specs: list[SourceSpec]) -> dg.AssetsDefinition:
                 report_row(
                     day,
                     spec.name,
-                    _latest(instance, staging_key(spec), day),
-                    _latest(instance, raw_key(spec), day),
+                    latest_for_day(instance, staging_key(spec), day),
+                    latest_for_day(instance, raw_key(spec), day),
                 )
                 for spec in specs
             ]

@@ -7,6 +7,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from etl_platform.assets.raw import WAREHOUSE_POOL, raw_key
+from etl_platform.assets.recorded import latest_by_day
 from etl_platform.partitions import daily_partitions, platform_timezone
 from etl_platform.quality.staging_checks import (
     check_results,
@@ -75,16 +76,11 @@ def rows_read_history(
     instance: dg.DagsterInstance, key: dg.AssetKey, before: str, days: int
 ) -> list[int]:
     """Rows read on the latest `days` partitions before `before`, from the recorded metadata."""
-    latest: dict[str, int] = {}
-    records = instance.fetch_materializations(key, limit=days * 10).records
-    for record in records:  # newest first: the first figure seen for a day is its latest
-        event = record.asset_materialization
-        if event is None or event.partition is None or event.partition >= before:
-            continue
-        value = event.metadata.get("rows_read")
-        if event.partition not in latest and value is not None and isinstance(value.value, int):
-            latest[event.partition] = value.value
-    return [latest[d] for d in sorted(latest)[-days:]]
+    recorded = latest_by_day(instance, key, limit=days * 10)
+    earlier = sorted(
+        d for d, m in recorded.items() if d < before and isinstance(m.get("rows_read"), int)
+    )
+    return [recorded[d]["rows_read"] for d in earlier[-days:]]
 
 
 def build_staging_assets(spec: SourceSpec) -> dg.AssetsDefinition:

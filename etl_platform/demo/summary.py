@@ -9,6 +9,7 @@ from typing import Any
 import dagster as dg
 from deltalake import DeltaTable
 
+from etl_platform.assets.recorded import latest_by_day
 from etl_platform.io.delta_lake import DeltaLakeIOManager
 from etl_platform.io.sql import table_name
 from etl_platform.io.warehouse import Warehouse
@@ -64,15 +65,8 @@ def _expected(manifest: dict[str, Any], source: str) -> dict[str, Any]:
 
 def _dropped_from_metadata(instance: dg.DagsterInstance, source: str) -> int:
     """Duplicates dropped, as the staging step recorded it per day (not derived by subtraction)."""
-    latest: dict[str, int] = {}
-    records = instance.fetch_materializations(dg.AssetKey(["staging", source]), limit=10_000)
-    for record in records.records:  # newest first: keep each day's latest figure
-        event = record.asset_materialization
-        if event is None or event.partition is None or event.partition in latest:
-            continue
-        value = event.metadata["duplicates_dropped"].value
-        latest[event.partition] = value if isinstance(value, int) else 0
-    return sum(latest.values())
+    recorded = latest_by_day(instance, dg.AssetKey(["staging", source]), limit=10_000)
+    return sum(int(m.get("duplicates_dropped") or 0) for m in recorded.values())
 
 
 def summarize(

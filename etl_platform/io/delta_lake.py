@@ -17,7 +17,7 @@ import pyarrow.dataset as ds
 from deltalake import DeltaTable, write_deltalake
 from pydantic import Field
 
-from etl_platform.io.duckdb_warehouse import PARTITION_COLUMN
+from etl_platform.io.warehouse import PARTITION_COLUMN
 
 SOURCE_FILE = "_source_file"
 

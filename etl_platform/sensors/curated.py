@@ -10,6 +10,8 @@ query marts that do not exist yet (a relationships test on fct_order_lines faile
 
 import dagster as dg
 
+from etl_platform.assets.recorded import latest_for_day
+
 MAX_DAYS_PER_TICK = 31
 
 
@@ -34,12 +36,7 @@ def _blocking_failures(
     """The blocking checks the day's latest staging materializations recorded as failed."""
     failed: list[str] = []
     for key in input_keys:
-        records = instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=key, asset_partitions=[day]), limit=1
-        ).records
-        event = records[0].asset_materialization if records else None
-        value = event.metadata.get("blocking_checks_failed") if event else None
-        names = value.value if value is not None else []
+        names = (latest_for_day(instance, key, day) or {}).get("blocking_checks_failed")
         if isinstance(names, list):
             failed.extend(f"{key.to_user_string()}:{name}" for name in names)
     return failed
