@@ -15,16 +15,10 @@ from etl_platform.io.warehouse import (
     PARTITION_COLUMN,
     Dialect,
     Warehouse,
-    WarehouseIOManager,
     checked_columns,
     transaction,
     utc_timestamps,
 )
-
-__all__ = ["PARTITION_COLUMN", "DuckDBWarehouse", "DuckDBWarehouseIOManager"]
-
-# The IO manager is engine-neutral; the old name stays for the local wiring and its tests.
-DuckDBWarehouseIOManager = WarehouseIOManager
 
 
 class DuckDBWarehouse(Warehouse):

@@ -3,7 +3,8 @@ import json
 import dagster as dg
 
 from etl_platform.assets.quality_report import build_quality_report
-from etl_platform.io.duckdb_warehouse import DuckDBWarehouse, DuckDBWarehouseIOManager
+from etl_platform.io.duckdb_warehouse import DuckDBWarehouse
+from etl_platform.io.warehouse import WarehouseIOManager
 from etl_platform_tests.assets.test_staging_checks import ORDERS, land_day, run_day
 
 
@@ -15,7 +16,7 @@ def test_the_report_shows_each_day_per_source_with_its_status_and_counts(tmp_pat
         for day in ("2026-11-01", "2026-11-02"):
             run_day(tmp_path, instance, day)
         report = build_quality_report([ORDERS])
-        resources = {"warehouse_io_manager": DuckDBWarehouseIOManager(warehouse=warehouse)}
+        resources = {"warehouse_io_manager": WarehouseIOManager(warehouse=warehouse)}
         for day in ("2026-11-01", "2026-11-02", "2026-11-03"):
             result = dg.materialize(
                 [report], partition_key=day, resources=resources, instance=instance
