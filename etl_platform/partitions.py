@@ -18,10 +18,16 @@ def platform_timezone() -> str:
 
 
 def daily_partitions() -> dg.DailyPartitionsDefinition:
-    """Daily partitions from `ETL_PARTITIONS_START`; every partitioned asset shares this one."""
+    """Daily partitions from `ETL_PARTITIONS_START` to today; every partitioned asset shares it.
+
+    Today's partition exists (`end_offset=1`) so files landing today load as they land: the day
+    is re-materialized with each delivery instead of waiting until midnight. Freshness asks for
+    yesterday, not the last partition (`etl_platform.quality.freshness`).
+    """
     return dg.DailyPartitionsDefinition(
         start_date=os.environ.get("ETL_PARTITIONS_START", DEFAULT_START),
         timezone=platform_timezone(),
+        end_offset=1,
     )
 
 

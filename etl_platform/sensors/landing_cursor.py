@@ -23,8 +23,9 @@ MAX_RUNS_PER_TICK = 50
 LOOKBACK = timedelta(minutes=15)
 # ~90 bytes each (measured: 1,206 entries, 110 kB): a cursor of at most ~200 kB, even in a burst.
 MAX_CURSOR_ENTRIES = 2_000
-# A day's partition exists only once the day is over, so files for today (or tomorrow, in another
-# time zone) wait in the cursor; a day further ahead than this is a bad file name.
+# Partitions end with today (`end_offset=1`), so a file for a later day (tomorrow, in another
+# time zone, or a partition set that ends earlier) waits in the cursor until its day is a
+# partition; a day further ahead than this is a bad file name.
 WAIT_HORIZON = timedelta(days=7)
 
 

@@ -243,7 +243,7 @@ def test_the_same_cursor_gives_the_same_run_keys(tmp_path, t0):
 
 
 def test_files_for_a_day_that_is_not_yet_a_partition_wait_until_it_is(tmp_path, t0):
-    # Today's partition exists only once the day is over; its files must not be dropped meanwhile.
+    # A day past the last partition (tomorrow, in a time zone ahead) waits; its files are kept.
     landing = LocalLandingZone(root=str(tmp_path))
     before = sensor_with(dg.StaticPartitionsDefinition(["2026-11-01"]))
     after = sensor_with(dg.StaticPartitionsDefinition(["2026-11-01", "2026-11-02"]))
