@@ -19,14 +19,24 @@ from etl_platform.ingest.landing import LocalLandingZone, S3LandingZone
 from etl_platform.io.delta_lake import DeltaLakeIOManager
 from etl_platform.io.duckdb_warehouse import DuckDBWarehouse
 from etl_platform.io.postgres_warehouse import PostgresWarehouse
+from etl_platform.io.spark import LOCAL_SETTINGS, SparkResource, session_config
 from etl_platform.io.warehouse import WarehouseIOManager
+from etl_platform.partitions import platform_timezone
 from etl_platform.transform.pii_key import LOCAL_DEVELOPMENT_KEY, PiiKey
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 # dbt installs beside this interpreter; a bare `dbt` would depend on the caller's PATH.
 DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
-RESOURCE_KEYS = ("landing", "warehouse", "lake_io_manager", "warehouse_io_manager", "pii", "dbt")
+RESOURCE_KEYS = (
+    "landing",
+    "warehouse",
+    "lake_io_manager",
+    "warehouse_io_manager",
+    "pii",
+    "dbt",
+    "spark",
+)
 
 
 class Environment(StrEnum):
@@ -80,6 +90,9 @@ def local_resources(root: Path) -> dict[str, Any]:
             profiles_dir=str(DBT_PROJECT_DIR),
             target="local",
             dbt_executable=DBT_EXECUTABLE,
+        ),
+        "spark": SparkResource(
+            config=session_config("local[*]", platform_timezone(), **LOCAL_SETTINGS)
         ),
     }
 
@@ -140,6 +153,12 @@ def _prod_resources() -> dict[str, Any]:
             profiles_dir=str(DBT_PROJECT_DIR),
             target="prod",
             dbt_executable=DBT_EXECUTABLE,
+        ),
+        # The cluster decides its own memory and parallelism; only where it is and the zone here.
+        "spark": SparkResource(
+            config=session_config(
+                os.environ.get("ETL_SPARK_MASTER", "local[*]"), platform_timezone()
+            )
         ),
     }
 

@@ -155,6 +155,9 @@ class SourceSpec(_Strict):
     schema_policy: SchemaPolicy = SchemaPolicy.EVOLVE
     quality: Quality = Quality()
     rules: list[Rule] = []
+    # Where staging runs: DuckDB in process (default), or Spark through the `spark` resource for
+    # sources too big for one machine's DuckDB. Same rows, reasons and accounting either way.
+    engine: Literal["duckdb", "spark"] = "duckdb"
 
     @model_validator(mode="after")
     def _references_exist(self) -> SourceSpec:
