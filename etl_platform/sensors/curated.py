@@ -50,7 +50,9 @@ def build_curated_sensor(
     @dg.sensor(
         name="curated_sensor",
         job_name=job_name,
-        minimum_interval_seconds=30,
+        # A tick reads five storage-id maps from the instance (measured p50 0.8 s); at 30 s,
+        # staged rows waited 12-26 s for it before their curated run was even requested.
+        minimum_interval_seconds=5,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Builds a day's dbt models once all its staging tables exist and one changed.",
     )

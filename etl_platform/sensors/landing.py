@@ -73,7 +73,9 @@ def build_landing_sensor(
     @dg.sensor(
         name=f"{spec.name}_landing_sensor",
         job_name=job_name,
-        minimum_interval_seconds=15,
+        # A tick is one listing, bounded by the tick limits (measured p50 0.6 s), so ticking at
+        # the daemon's 5 s loop is cheap; at 15 s a landed file waited up to 15 s for it.
+        minimum_interval_seconds=5,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=f"Runs {job_name} for each day that new {spec.name} files landed in.",
     )
