@@ -16,103 +16,41 @@ holds the file while a run opens it would fail that run.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import logging
-import math
-import os
 import shutil
 import sys
 import time
-from dataclasses import dataclass, fields
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import dagster as dg
 import duckdb
 
 from etl_platform.bench.daemon import DaemonError, log_tail, running_daemon
 from etl_platform.bench.dagster_runs import prepare
-from etl_platform.bench.timings import (
-    RunTiming,
-    Tick,
-    requesting_tick,
-    run_timing,
-    sensor_ticks,
-    summary,
-    tick_durations,
-)
-from etl_platform.demo.generator import DefectRates, generate
-from etl_platform.partitions import platform_timezone
+from etl_platform.bench.deliveries import NO_DEFECTS, land, platform_today, write_order_files
+from etl_platform.bench.latency_report import PROGRESS, VISIBLE_KEY, render, report
+from etl_platform.bench.timings import sensor_ticks
+from etl_platform.demo.generator import generate
 
+# `render` and `report` are part of this module's interface (`make bench` prints the table).
+__all__ = ["LatencyTimeoutError", "measure_latency", "render", "report"]
 log = logging.getLogger(__name__)
 CURATED_TABLE = "curated.fct_order_lines"
-VISIBLE_KEY = dg.AssetKey(["curated", "fct_order_lines"])
 DIMENSIONS = ("customers", "products", "payments")
 POLL_SECONDS = 0.5
-PROGRESS = "progress.json"
-STAGED_KEY = "staging/orders"
 IN_PROGRESS = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED,
 ]
-# Clean rows: every landed line is staged, so a day's curated count is exactly the rows landed.
-NO_DEFECTS = DefectRates(**{f.name: 0.0 for f in fields(DefectRates)})
 
 
 class LatencyTimeoutError(TimeoutError):
     """Rows did not reach curated in time; the message says what was last seen."""
-
-
-def platform_today() -> date:
-    """Today in the platform time zone: the partition files landing now belong to."""
-    return datetime.now(ZoneInfo(platform_timezone())).date()
-
-
-def write_order_files(source: Path, pending: Path, day: date, count: int, rows: int) -> list[Path]:
-    """Cut the generated day's order lines into `count` CSV files of exactly `rows` lines."""
-    folder = source / "orders" / day.isoformat()
-    readers = sorted(p for p in folder.glob("*.csv") if "_resend" not in p.name)
-    pending.mkdir(parents=True, exist_ok=True)
-    paths = [pending / f"orders_{day.isoformat()}_{n:03d}.csv" for n in range(count)]
-    lines = (row for path in readers for row in _rows(path))
-    header: list[str] | None = None
-    for path in paths:
-        with path.open("w", newline="", encoding="utf-8") as out:
-            writer = csv.writer(out, lineterminator="\n")
-            for n, (head, row) in enumerate(lines):
-                header = header or head
-                if n == 0:
-                    writer.writerow(header)
-                writer.writerow(row)
-                if n + 1 == rows:
-                    break
-            else:
-                raise ValueError(f"the generated day has fewer than {count} x {rows} order lines")
-    return paths
-
-
-def _rows(path: Path) -> Any:
-    """(header, row) per line, without the generator's extra `coupon_code` column."""
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.reader(handle)
-        header = next(reader)
-        width = len(header) - (header[-1] == "coupon_code")
-        for row in reader:
-            yield header[:width], row[:width]
-
-
-def land(source_file: Path, landing: Path, prefix: str, day: date) -> float:
-    """Deliver a file atomically (a hidden temporary name, then a rename); return the time."""
-    folder = landing / prefix / day.isoformat()
-    folder.mkdir(parents=True, exist_ok=True)
-    temporary = folder / f".{source_file.name}.part"
-    shutil.copyfile(source_file, temporary)
-    os.replace(temporary, folder / source_file.name)
-    return time.time()
 
 
 def _count_rows(warehouse: Path, day: date) -> int:
@@ -137,7 +75,7 @@ def _failed_runs(instance: dg.DagsterInstance, since: float) -> list[str]:
     records = instance.get_run_records(
         dg.RunsFilter(
             statuses=[dg.DagsterRunStatus.FAILURE],
-            created_after=datetime.fromtimestamp(since),
+            created_after=datetime.fromtimestamp(since, tz=UTC),
         )
     )
     return [f"{r.dagster_run.job_name} {r.dagster_run.run_id}" for r in records]
@@ -212,64 +150,6 @@ class _Watch:
             time.sleep(POLL_SECONDS)
 
 
-def _first_run(instance: dg.DagsterInstance, job: str, after: float, before: float) -> RunTiming:
-    records = instance.get_run_records(
-        dg.RunsFilter(job_name=job, created_after=datetime.fromtimestamp(after)), ascending=True
-    )
-    chosen = next(
-        (r for r in records if r.create_timestamp.timestamp() <= before),
-        records[0] if records else None,
-    )
-    if chosen is None:
-        raise RuntimeError(f"no {job} run was created after {after}")
-    return run_timing(instance, chosen.dagster_run.run_id)
-
-
-def _sum_steps(run: RunTiming, prefix: str) -> float:
-    return sum(v for k, v in run.steps.items() if k.startswith(prefix))
-
-
-def _breakdown(
-    instance: dg.DagsterInstance, ticks: list[Tick], landed: float, visible: dg.EventLogRecord
-) -> dict[str, Any]:
-    """One file's latency split into what the sensors, queue, run workers and steps took."""
-    curated = run_timing(instance, visible.run_id)
-    ingest = _first_run(instance, "ingest_orders", landed, curated.created)
-    landing_tick = requesting_tick(ticks, ingest.run_id)
-    staged = ingest.materialized.get(STAGED_KEY, ingest.ended)
-    curated_tick = requesting_tick(ticks, curated.run_id)
-    return {
-        "latency_s": round(visible.timestamp - landed, 3),
-        "to_curated_run_end_s": round(curated.ended - landed, 3),
-        "landing_sensor_wait_s": round(landing_tick.start - landed, 3)
-        if landing_tick
-        else math.nan,
-        "landing_tick_s": round(landing_tick.end - landing_tick.start, 3)
-        if landing_tick
-        else math.nan,
-        "landed_to_ingest_run_created_s": round(ingest.created - landed, 3),
-        "ingest_queue_launch_s": round(ingest.queue_launch_s, 3),
-        "ingest_start_to_first_step_s": round(ingest.start_to_first_step_s, 3),
-        "raw_step_s": round(_sum_steps(ingest, "raw"), 3),
-        "staging_step_s": round(_sum_steps(ingest, "stage"), 3),
-        "ingest_run_s": round(ingest.ended - ingest.started, 3),
-        # The curated sensor sees the staging materialization, which comes before the run ends.
-        "staged_to_curated_tick_s": round(curated_tick.start - staged, 3)
-        if curated_tick
-        else math.nan,
-        "curated_tick_s": round(curated_tick.end - curated_tick.start, 3)
-        if curated_tick
-        else math.nan,
-        "staged_to_curated_run_created_s": round(curated.created - staged, 3),
-        "curated_queue_launch_s": round(curated.queue_launch_s, 3),
-        "curated_start_to_first_step_s": round(curated.start_to_first_step_s, 3),
-        "curated_start_to_visible_s": round(visible.timestamp - curated.started, 3),
-        "curated_run_s": round(curated.ended - curated.started, 3),
-        "ingest": ingest.as_dict(),
-        "curated": curated.as_dict(),
-    }
-
-
 def measure_latency(
     work: Path, files: int, rows_per_file: int, *, file_timeout_s: float = 900.0
 ) -> dict[str, Any]:
@@ -290,6 +170,7 @@ def measure_latency(
     source, pending, landing = work / "source", work / "pending", work / "landing"
     for folder in (source, pending, landing):
         shutil.rmtree(folder, ignore_errors=True)
+    (work / PROGRESS).unlink(missing_ok=True)
     began = time.perf_counter()
     generate(
         source,
@@ -326,62 +207,15 @@ def measure_latency(
             land(order_files[0], landing, "orders", day)
             watch.rows(rows_per_file, file_timeout_s, "warm-up order file")
             progress["timed_since"] = time.time()
+            # Kept as it goes: `--report-only` reads it back if a long run is stopped.
+            (work / PROGRESS).write_text(json.dumps(progress))
             for n, path in enumerate(order_files[1:], start=1):
                 landed = land(path, landing, "orders", day)
                 shown = watch.rows((n + 1) * rows_per_file, file_timeout_s, path.name)
                 progress["landed"].append([landed, shown.storage_id])
-                # Kept as it goes: `--report-only` reads it back if a long run is stopped.
                 (work / PROGRESS).write_text(json.dumps(progress))
                 log.info("%s: %.1f s to curated", path.name, shown.timestamp - landed)
     return report(work)
-
-
-def report(work: Path) -> dict[str, Any]:
-    """The result of a measurement from its progress file and its Dagster instance."""
-    progress = json.loads((work / PROGRESS).read_text())
-    day = progress["day"]
-    home = work / "platform" / "dagster_home"
-    with dg.DagsterInstance.from_config(str(home)) as instance:
-        ticks = sensor_ticks(instance, progress["timed_since"])
-        detail = []
-        for landed, storage_id in progress["landed"]:
-            records = instance.fetch_materializations(
-                dg.AssetRecordsFilter(
-                    asset_key=VISIBLE_KEY,
-                    asset_partitions=[day],
-                    after_storage_id=storage_id - 1,
-                    before_storage_id=storage_id + 1,
-                ),
-                limit=1,
-            ).records
-            detail.append(_breakdown(instance, ticks, landed, records[0]))
-    parts = [k for k, v in detail[0].items() if isinstance(v, float)] if detail else []
-    return {
-        "day": day,
-        "files": len(detail),
-        "files_planned": progress["files"],
-        "rows_per_file": progress["rows_per_file"],
-        "spacing": "serial: each file lands once the previous one's rows are in curated",
-        "generate_s": progress["generate_s"],
-        "latency_s": summary(d["latency_s"] for d in detail),
-        "floor": {p: summary(d[p] for d in detail) for p in parts if p != "latency_s"},
-        "sensor_tick_s": tick_durations(ticks),
-        "detail": detail,
-    }
-
-
-def render(result: dict[str, Any]) -> str:
-    """The result as a short table: the floor's parts, then the sensors' tick durations."""
-    lines = [
-        f"{result['files']} files x {result['rows_per_file']:,} rows for {result['day']}, "
-        f"{result['spacing']}",
-        f"{'':42} {'p50':>8} {'p95':>8} {'max':>8}",
-    ]
-    rows = {"latency (landed -> rows in curated)": result["latency_s"], **result["floor"]}
-    rows |= {f"tick {name}": s for name, s in result["sensor_tick_s"].items()}
-    for name, s in rows.items():
-        lines.append(f"{name:42} {s['p50']:8.2f} {s['p95']:8.2f} {s['max']:8.2f}")
-    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,7 +7,8 @@ import duckdb
 import pytest
 
 from etl_platform.bench.daemon import DaemonError, running_daemon
-from etl_platform.bench.latency import measure_latency, platform_today
+from etl_platform.bench.deliveries import platform_today
+from etl_platform.bench.latency import measure_latency
 
 FILES, ROWS = 2, 1_000
 
