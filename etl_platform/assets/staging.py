@@ -1,6 +1,8 @@
 """Staging (silver) and quarantine: typed, cleansed, deduplicated, masked and validated rows."""
 
+from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import dagster as dg
 import pyarrow as pa
@@ -9,7 +11,9 @@ import pyarrow.dataset as ds
 from etl_platform.assets.raw import WAREHOUSE_POOL, raw_key
 from etl_platform.assets.recorded import latest_by_day
 from etl_platform.partitions import daily_partitions, platform_timezone
+from etl_platform.quality.partition_checks import CheckOutcome
 from etl_platform.quality.staging_checks import (
+    OutputAudit,
     check_results,
     check_specs,
     evaluate,
@@ -17,8 +21,7 @@ from etl_platform.quality.staging_checks import (
 )
 from etl_platform.sources.model import SourceSpec
 from etl_platform.transform.cleanse import SQL_TYPES
-from etl_platform.transform.pii_key import PiiKey
-from etl_platform.transform.stage import PartitionStats, stage
+from etl_platform.transform.stage import PartitionStats, StagedRows, StagedTables, open_staging
 
 
 def staging_key(spec: SourceSpec) -> dg.AssetKey:
@@ -85,6 +88,7 @@ def rows_read_history(
 
 def build_staging_assets(spec: SourceSpec) -> dg.AssetsDefinition:
     """`staging/<source>` and `quarantine/<source>`, made in one step from one read of raw."""
+    kinds = {"duckdb", "spark"} if spec.engine == "spark" else {"duckdb"}
 
     @dg.multi_asset(
         outs={
@@ -92,7 +96,7 @@ def build_staging_assets(spec: SourceSpec) -> dg.AssetsDefinition:
                 key=staging_key(spec),
                 description=f"{spec.description} Typed, deduplicated, PII-masked, validated.",
                 group_name="staging",
-                kinds={"duckdb"},
+                kinds=kinds,
                 io_manager_key="warehouse_io_manager",
                 metadata={"dagster/column_schema": _column_schema(spec)},
             ),
@@ -101,57 +105,95 @@ def build_staging_assets(spec: SourceSpec) -> dg.AssetsDefinition:
                 description=f"Rows of {spec.name} that failed a check, with reason, check, column "
                 "and source line; PII masked.",
                 group_name="quarantine",
-                kinds={"duckdb"},
+                kinds=kinds,
                 io_manager_key="warehouse_io_manager",
             ),
         },
         ins={"raw": dg.AssetIn(key=raw_key(spec))},
         check_specs=check_specs(spec, staging_key(spec)),
         name=f"stage_{spec.name}",
+        required_resource_keys={"pii"}
+        | ({"spark", "lake_io_manager"} if spec.engine == "spark" else set()),
         partitions_def=daily_partitions(),
         backfill_policy=dg.BackfillPolicy.single_run(),
         pool=WAREHOUSE_POOL,
     )
     def _staging(
-        context: dg.AssetExecutionContext, raw: ds.Dataset, pii: PiiKey
-    ) -> Iterator[dg.Output[pa.Table] | dg.AssetCheckResult]:
+        context: dg.AssetExecutionContext, raw: ds.Dataset
+    ) -> Iterator[dg.Output[pa.RecordBatchReader] | dg.AssetCheckResult]:
         days = sorted(context.partition_keys)
-        result = stage(raw, spec, days, pii.key_bytes(), platform_timezone())
-        history = rows_read_history(
-            context.instance, staging_key(spec), days[0], spec.quality.volume_lookback_days
-        )
-        outcomes = evaluate(spec, days, raw, result, history)
-        blocked = failures_by_day(spec, outcomes, blocking_only=True)
-        failed = failures_by_day(spec, outcomes, blocking_only=False)
-        lineage = column_lineage(spec)
-        # A range run records one materialization per day; each carries its own day's figures.
-        for day, stats in result.stats.items():
-            accounting = partition_metadata(stats)
-            context.add_asset_metadata(
-                {
-                    **accounting,
-                    "blocking_checks_failed": dg.MetadataValue.json(blocked.get(day, [])),
-                    "checks_failed": dg.MetadataValue.json(failed.get(day, [])),
-                    "dagster/column_lineage": lineage,
-                },
-                asset_key=staging_key(spec),
-                partition_key=day,
+        with _staged_rows(context, spec, raw, days) as staging:
+            # The checks read the rows once before they are written, so each day's verdict can
+            # go on its materialization (the curated sensor reads it there); then the outputs
+            # stream the same rows to the warehouse. Neither pass holds more than a batch.
+            audit = OutputAudit(spec, days, raw)
+            scrubbed: Counter[str] = Counter()
+            audit.read("staging", staging.staged(scrubbed))
+            audit.read("quarantine", staging.quarantined(scrubbed))
+            history = rows_read_history(
+                context.instance, staging_key(spec), days[0], spec.quality.volume_lookback_days
             )
-            context.add_asset_metadata(
-                {
-                    "dagster/row_count": accounting["rows_quarantined"],
-                    "quarantined_by_reason": accounting["quarantined_by_reason"],
-                },
-                asset_key=quarantine_key(spec),
-                partition_key=day,
+            outcomes = evaluate(spec, days, raw, staging, audit, history)
+            _record_days(context, spec, staging.stats, outcomes)
+            yield dg.Output(
+                staging.staged(),
+                output_name="staged",
+                # Identifiers found in free-text columns and replaced by tokens, over the run.
+                metadata={"run_pii_scrubbed": dg.MetadataValue.json(dict(scrubbed))},
             )
-        yield dg.Output(
-            result.staged,
-            output_name="staged",
-            # Identifiers found in free-text columns and replaced by tokens, over the whole run.
-            metadata={"run_pii_scrubbed": dg.MetadataValue.json(result.pii_scrubbed)},
-        )
-        yield dg.Output(result.quarantined, output_name="quarantined")
+            yield dg.Output(staging.quarantined(), output_name="quarantined")
         yield from check_results(spec, staging_key(spec), outcomes)
 
     return _staging
+
+
+@contextmanager
+def _staged_rows(
+    context: dg.AssetExecutionContext, spec: SourceSpec, raw: ds.Dataset, days: list[str]
+) -> Iterator[StagedRows]:
+    """The run's staging on the spec's engine: DuckDB in process, or Spark (started lazily)."""
+    key = context.resources.pii.key_bytes()
+    if spec.engine == "duckdb":
+        with open_staging(raw, spec, days, key, platform_timezone()) as staging:
+            yield staging
+        return
+    # Imported here: pyspark costs every definitions load a second and most runs never use it.
+    from etl_platform.transform.stage_spark import raw_frame, stage_spark
+
+    spark = context.resources.spark.spark_session
+    lake = context.resources.lake_io_manager
+    frame = raw_frame(spark, lake.table_uri(raw_key(spec)), days, spec, lake.storage_options())
+    result = stage_spark(spark, frame, spec, days, key, platform_timezone())
+    yield StagedTables(result, spec)
+
+
+def _record_days(
+    context: dg.AssetExecutionContext,
+    spec: SourceSpec,
+    stats: dict[str, PartitionStats],
+    outcomes: dict[str, CheckOutcome],
+) -> None:
+    """One materialization per day of a range run, each with its own day's figures."""
+    blocked = failures_by_day(spec, outcomes, blocking_only=True)
+    failed = failures_by_day(spec, outcomes, blocking_only=False)
+    lineage = column_lineage(spec)
+    for day, day_stats in stats.items():
+        accounting = partition_metadata(day_stats)
+        context.add_asset_metadata(
+            {
+                **accounting,
+                "blocking_checks_failed": dg.MetadataValue.json(blocked.get(day, [])),
+                "checks_failed": dg.MetadataValue.json(failed.get(day, [])),
+                "dagster/column_lineage": lineage,
+            },
+            asset_key=staging_key(spec),
+            partition_key=day,
+        )
+        context.add_asset_metadata(
+            {
+                "dagster/row_count": accounting["rows_quarantined"],
+                "quarantined_by_reason": accounting["quarantined_by_reason"],
+            },
+            asset_key=quarantine_key(spec),
+            partition_key=day,
+        )

@@ -54,12 +54,17 @@ def raw_stream(
             with landing.open(landed.key, seekable=needs_random_access(fmt)) as stream:
                 for batch in read_batches(stream, fmt, columns):
                     n = batch.num_rows
+                    values = (
+                        landed.key,
+                        decision.sha256,
+                        ingested_at,
+                        landed.partition_key,
+                        rejected.get(landed.key),
+                    )
+                    # Constant per file: repeated in Arrow, not built from Python lists.
                     lineage = [
-                        pa.array([landed.key] * n, pa.string()),
-                        pa.array([decision.sha256] * n, pa.string()),
-                        pa.array([ingested_at] * n, pa.timestamp("us", tz="UTC")),
-                        pa.array([landed.partition_key] * n, pa.string()),
-                        pa.array([rejected.get(landed.key)] * n, pa.string()),
+                        pa.repeat(pa.scalar(value, field.type), n)
+                        for value, field in zip(values, LINEAGE_FIELDS, strict=True)
                     ]
                     yield pa.RecordBatch.from_arrays([*batch.columns, *lineage], schema=schema)
 

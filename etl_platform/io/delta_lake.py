@@ -138,4 +138,20 @@ class DeltaLakeIOManager(dg.ConfigurableIOManager):
             self.table_uri(context.asset_key), storage_options=self.storage_options()
         )
         keys = sorted(context.asset_partition_keys)
-        return table.to_pyarrow_dataset(file_pruning_predicate=[(PARTITION_COLUMN, "in", keys)])
+        dataset = table.to_pyarrow_dataset(file_pruning_predicate=[(PARTITION_COLUMN, "in", keys)])
+        if self._on_s3():
+            return dataset
+        # Locally, the same files on the local file system: engines then read them natively
+        # (DuckDB's own Parquet reader: parallel, and inside its memory limit) instead of through
+        # delta-rs's Python file system.
+        files = table.file_uris(file_pruning_predicate=[(PARTITION_COLUMN, "in", keys)])
+        partitioning = ds.partitioning(
+            pa.schema([dataset.schema.field(PARTITION_COLUMN)]), flavor="hive"
+        )
+        return ds.dataset(
+            files,
+            schema=dataset.schema,
+            format="parquet",
+            partitioning=partitioning,
+            partition_base_dir=self.table_uri(context.asset_key),
+        )

@@ -14,6 +14,7 @@ from etl_platform.io.sql import quote, table_name
 from etl_platform.io.warehouse import (
     PARTITION_COLUMN,
     Dialect,
+    Rows,
     Warehouse,
     checked_columns,
     transaction,
@@ -46,12 +47,14 @@ class DuckDBWarehouse(Warehouse):
             con.close()
 
     def replace_partitions(
-        self, schema: str, table: str, data: pa.Table, days: list[date] | None
+        self, schema: str, table: str, data: Rows, days: list[date] | None
     ) -> None:
         """Atomically replace exactly `days` of a table (or the whole table when `days` is None)."""
         target = table_name(schema, table)
         checked_columns(data)
         with self.connect() as con:
+            # The shape alone answers DDL questions; a stream can be scanned only once.
+            con.register("_shape", data.schema.empty_table())
             con.register("_incoming", data)
             try:
                 with transaction(con):
@@ -67,6 +70,7 @@ class DuckDBWarehouse(Warehouse):
                     con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM _incoming")
             finally:
                 con.unregister("_incoming")
+                con.unregister("_shape")
 
     def read(self, schema: str, table: str, days: list[date] | None) -> pa.Table:
         """The rows of `days` (all rows when None) as Arrow, time-zone-aware timestamps in UTC."""
@@ -84,10 +88,10 @@ class DuckDBWarehouse(Warehouse):
 
 
 def _ensure_table(con: duckdb.DuckDBPyConnection, target: str, schema: str) -> None:
-    """Create the table from the registered `_incoming` data, or add the columns it lacks."""
+    """Create the table in the registered `_shape`, or add the columns it lacks."""
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
-    con.execute(f"CREATE TABLE IF NOT EXISTS {target} AS SELECT * FROM _incoming LIMIT 0")
+    con.execute(f"CREATE TABLE IF NOT EXISTS {target} AS SELECT * FROM _shape")
     existing = {row[0] for row in con.execute(f"DESCRIBE {target}").fetchall()}
-    for column, sql_type, *_ in con.execute("DESCRIBE _incoming").fetchall():
+    for column, sql_type, *_ in con.execute("DESCRIBE _shape").fetchall():
         if column not in existing:
             con.execute(f"ALTER TABLE {target} ADD COLUMN {quote(column)} {sql_type}")

@@ -17,3 +17,8 @@ def quote(name: str) -> str:
 def table_name(schema: str, table: str) -> str:
     """`"schema"."table"`, both parts validated."""
     return f"{quote(schema)}.{quote(table)}"
+
+
+def sql_string(value: str) -> str:
+    """A single-quoted SQL string literal, quotes doubled: for spec text, never for data."""
+    return "'" + value.replace("'", "''") + "'"

@@ -11,7 +11,7 @@ from abc import abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import date
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeAlias, TypeVar
 
 import dagster as dg
 import pyarrow as pa
@@ -61,12 +61,28 @@ def transaction(con: C) -> Iterator[C]:
     con.execute("COMMIT")
 
 
-def checked_columns(data: pa.Table) -> list[str]:
-    """The table's column names, each refused unless it is a plain identifier.
+# What a warehouse writes: a table, or a stream of batches it reads once and never holds.
+Rows: TypeAlias = "pa.Table | pa.RecordBatchReader"
+
+
+def checked_columns(data: Rows) -> list[str]:
+    """The rows' column names, each refused unless it is a plain identifier.
 
     Column names come from file headers; both engines refuse the same names, before any SQL runs.
     """
-    return [quote(name) for name in data.column_names]
+    return [quote(name) for name in data.schema.names]
+
+
+def counted(data: Rows, seen: list[int]) -> pa.RecordBatchReader:
+    """The rows as a stream that adds each batch's row count to `seen[0]` as it is read."""
+    reader = data if isinstance(data, pa.RecordBatchReader) else data.to_reader()
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for batch in reader:
+            seen[0] += batch.num_rows
+            yield batch
+
+    return pa.RecordBatchReader.from_batches(reader.schema, batches())
 
 
 def utc_timestamps(data: pa.Table) -> pa.Table:
@@ -103,9 +119,11 @@ class Warehouse(dg.ConfigurableResource):  # type: ignore[type-arg]
 
     @abstractmethod
     def replace_partitions(
-        self, schema: str, table: str, data: pa.Table, days: list[date] | None
+        self, schema: str, table: str, data: Rows, days: list[date] | None
     ) -> None:
         """Atomically replace exactly `days` of a table with `data` (all of it when `days` is None).
+
+        A stream is read once, batch by batch, inside the transaction.
 
         Creates the schema and table when missing and adds the columns `data` brings that the table
         lacks (older rows read NULL there). Identifiers are validated before any SQL runs. If
@@ -131,16 +149,15 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
             raise ValueError(f"warehouse assets need a two-part key layer/name, got {key.path}")
         return key.path[0], key.path[1]
 
-    def handle_output(self, context: dg.OutputContext, obj: pa.Table) -> None:
-        """Replace the materialized partitions of the asset's table with `obj`."""
+    def handle_output(self, context: dg.OutputContext, obj: Rows) -> None:
+        """Replace the materialized partitions of the asset's table with `obj` (streamed)."""
         schema, table = self._location(context.asset_key)
         days = (
             partition_dates(context.asset_partition_keys) if context.has_asset_partitions else None
         )
-        self.warehouse.replace_partitions(schema, table, obj, days)
-        context.add_output_metadata(
-            {"dagster/row_count": obj.num_rows, "table": f"{schema}.{table}"}
-        )
+        seen = [0]
+        self.warehouse.replace_partitions(schema, table, counted(obj, seen), days)
+        context.add_output_metadata({"dagster/row_count": seen[0], "table": f"{schema}.{table}"})
 
     def load_input(self, context: dg.InputContext) -> pa.Table:
         """The upstream table, restricted to the partitions this step reads."""

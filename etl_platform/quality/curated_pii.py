@@ -49,8 +49,9 @@ def build_curated_pii_check(
             raw_pii_values(dataset, specs_by_input[name]) for name, dataset in raw.items()
         )
         values = sorted(set(probes.column("v").to_pylist()))
+        leaks = leaked_columns(warehouse, [(k.path[0], k.path[1]) for k in models], values)
         for key in models:
-            found = leaked_columns(warehouse, key.path[0], key.path[1], values)
+            found = leaks[(key.path[0], key.path[1])]
             yield dg.AssetCheckResult(
                 asset_key=key,
                 check_name=CHECK_NAME,

@@ -1,5 +1,7 @@
 """The asset checks of a staging table: specs, evaluation over the run's days, and results."""
 
+from collections import Counter
+
 import dagster as dg
 import duckdb
 import pyarrow as pa
@@ -7,11 +9,11 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from etl_platform.quality import partition_checks
-from etl_platform.quality.contract import check_contract
+from etl_platform.quality.contract import ContractAudit
 from etl_platform.quality.partition_checks import CheckOutcome
-from etl_platform.quality.pii_leak import check_no_leak
+from etl_platform.quality.pii_leak import LeakAudit
 from etl_platform.sources.model import SourceSpec
-from etl_platform.transform.stage import StagingResult
+from etl_platform.transform.stage import StagedRows
 
 CONSERVATION = "conservation"
 CONTRACT = "contract"
@@ -78,41 +80,56 @@ def _raw_counts(raw: ds.Dataset) -> dict[str, int]:
     return {str(day): int(n) for day, n in counts}
 
 
-def _counts_by_day(table: pa.Table) -> dict[str, int]:
-    if table.num_rows == 0:
-        return {}
-    counts = pc.value_counts(table.column("_partition_date").combine_chunks())
-    return {str(item["values"]): int(item["counts"]) for item in counts.to_pylist()}
+class OutputAudit:
+    """What the checks need of the rows about to be written, gathered in one pass over them.
+
+    Rows per day (an independent recount for conservation), the pandera contract on each staged
+    batch, and the raw-PII probe on every batch of both outputs: a batch's worth of memory.
+    """
+
+    def __init__(self, spec: SourceSpec, days: list[str], raw: ds.Dataset) -> None:
+        self.contract = ContractAudit(spec, days)
+        self.leaks = LeakAudit(raw, spec)
+        self.rows: dict[str, Counter[str]] = {"staging": Counter(), "quarantine": Counter()}
+
+    def read(self, output: str, reader: pa.RecordBatchReader) -> None:
+        """Observe every batch of one output (`staging` or `quarantine`)."""
+        for batch in reader:
+            days = pc.value_counts(pc.cast(batch.column("_partition_date"), pa.string()))
+            for item in days.to_pylist():
+                self.rows[output][item["values"]] += item["counts"]
+            if output == "staging":
+                self.contract.observe(batch)
+            self.leaks.observe(output, batch)
 
 
 def evaluate(
     spec: SourceSpec,
     days: list[str],
     raw: ds.Dataset,
-    result: StagingResult,
+    staging: StagedRows,
+    audit: OutputAudit,
     history: list[int],
 ) -> dict[str, CheckOutcome]:
     """Every check of the staging table over the run's days, from independent recounts."""
     raw_rows = _raw_counts(raw)
-    staged = _counts_by_day(result.staged)
-    quarantined = _counts_by_day(result.quarantined)
-    dropped = {d: s.exact_duplicates + s.superseded for d, s in result.stats.items()}
+    staged, quarantined = dict(audit.rows["staging"]), dict(audit.rows["quarantine"])
+    dropped = {d: s.exact_duplicates + s.superseded for d, s in staging.stats.items()}
     quality = spec.quality
     outcomes = {
         CONSERVATION: partition_checks.conservation(days, raw_rows, staged, quarantined, dropped),
-        CONTRACT: check_contract(result.staged, spec, days),
+        CONTRACT: audit.contract.outcome(staging.duplicate_keys()),
         QUARANTINE_RATE: partition_checks.quarantine_rate(
             days, raw_rows, quarantined, quality.max_quarantine_rate
         ),
         ROW_VOLUME: partition_checks.volume_anomaly(days, raw_rows, history, quality.volume_mad_k),
-        PII_NO_LEAK: check_no_leak(
-            raw, spec, {"staging": result.staged, "quarantine": result.quarantined}, days
-        ),
+        PII_NO_LEAK: audit.leaks.outcome(days),
     }
     if any(r.severity == "warn" for r in spec.rules):
+        warnings = staging.rule_warnings
         outcomes[BUSINESS_RULES] = CheckOutcome(
-            failing={d: f"rows breaking rules: {w}" for d, w in result.rule_warnings.items()},
-            metadata={"violations_by_partition": result.rule_warnings},
+            failing={d: f"rows breaking rules: {w}" for d, w in warnings.items()},
+            metadata={"violations_by_partition": warnings},
         )
     return outcomes
 

@@ -19,16 +19,26 @@ def exact_copy_rank(spec: SourceSpec) -> str:
     return f"row_number() OVER (PARTITION BY {PARTITION}, {columns} ORDER BY {LINEAGE_ORDER})"
 
 
-def version_rank(spec: SourceSpec) -> str:
-    """1 for the latest version of a primary key (by the spec's `latest_by`), 2+ for older ones."""
+def version_rank(spec: SourceSpec, last_if: str = "false") -> str:
+    """1 for the latest version of a primary key (by the spec's `latest_by`), 2+ for older ones.
+
+    Rows where `last_if` is true rank after all others, as if they were not there.
+    """
     keys = ", ".join(quote(c) for c in spec.primary_key)
     latest = quote(spec.dedup.latest_by)
     return (
-        f"row_number() OVER (PARTITION BY {PARTITION}, {keys} ORDER BY {latest} DESC NULLS LAST, "
+        f"row_number() OVER (PARTITION BY {PARTITION}, {keys} ORDER BY {last_if}, "
+        f"{latest} DESC NULLS LAST, "
         '"_source_file" DESC, "_source_line" DESC)'
     )
 
 
-def value_rank(column: str) -> str:
-    """1 for the first row holding a value of a `unique` column, 2+ for rows repeating it."""
-    return f"row_number() OVER (PARTITION BY {PARTITION}, {quote(column)} ORDER BY {LINEAGE_ORDER})"
+def value_rank(column: str, last_if: str = "false") -> str:
+    """1 for the first row holding a value of a `unique` column, 2+ for rows repeating it.
+
+    Rows where `last_if` is true rank after all others, as if they were not there.
+    """
+    return (
+        f"row_number() OVER (PARTITION BY {PARTITION}, {quote(column)} "
+        f"ORDER BY {last_if}, {LINEAGE_ORDER})"
+    )

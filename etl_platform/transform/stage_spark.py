@@ -30,7 +30,13 @@ from etl_platform.quality.schema import build_schema
 from etl_platform.sources.model import ColumnSpec, ColumnType, SourceSpec
 from etl_platform.sources.rules import compile_rule
 from etl_platform.transform.cleanse import NULL_TOKENS
-from etl_platform.transform.stage import PartitionStats, StagingResult, _mask, free_text_columns
+from etl_platform.transform.stage import (
+    PartitionStats,
+    StagingResult,
+    balanced_stats,
+    free_text_columns,
+    mask_batch,
+)
 
 SPARK_TYPES: dict[ColumnType, T.DataType] = {
     ColumnType.STRING: T.StringType(),
@@ -332,17 +338,7 @@ def _accounting(frames: StagedFrames, partition_keys: list[str]) -> dict[str, Pa
         .count()
         .collect()
     )
-    stats = {key: PartitionStats() for key in partition_keys}
-    for day, bucket, n in counted:
-        target = stats[day.isoformat()]
-        if bucket.startswith("quarantined:"):
-            target.quarantined[bucket.removeprefix("quarantined:")] = n
-        else:
-            setattr(target, bucket, n)
-    unbalanced = {k: s for k, s in stats.items() if not s.balanced}
-    if unbalanced:
-        raise RuntimeError(f"staging lost or double-counted rows: {unbalanced}")
-    return stats
+    return balanced_stats(counted, partition_keys)
 
 
 def _rule_warnings(staged: DataFrame, spec: SourceSpec) -> dict[str, dict[str, int]]:
@@ -363,7 +359,7 @@ def _masker(
     def mask(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
             found: Counter[str] = Counter()
-            masked = _mask(batch, spec, key, found)
+            masked = mask_batch(batch, spec, key, found)
             counts = [json.dumps(dict(found))] + [None] * (batch.num_rows - 1)
             arrays = [masked.column(i).cast(f.type) for i, f in enumerate(batch.schema)]
             yield pa.RecordBatch.from_arrays(

@@ -41,6 +41,8 @@ def test_a_mart_column_holding_a_raw_value_is_found_and_a_clean_one_is_not(wareh
     assert set(values) == {CUSTOMER[c] for c in ("name", "email", "phone", "pan")}
     mart = pa.table({"city": ["Pune"], "note": [CUSTOMER["email"]], "n": [1]})
     warehouse.replace_partitions("curated", "dim", mart, None)
-    assert leaked_columns(warehouse, "curated", "dim", values) == {"note": 1}
+    assert leaked_columns(warehouse, [("curated", "dim")], values) == {
+        ("curated", "dim"): {"note": 1}
+    }
     warehouse.replace_partitions("curated", "dim", mart.set_column(1, "note", [["clean"]]), None)
-    assert leaked_columns(warehouse, "curated", "dim", values) == {}
+    assert leaked_columns(warehouse, [("curated", "dim")], values) == {("curated", "dim"): {}}

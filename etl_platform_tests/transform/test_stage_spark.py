@@ -4,6 +4,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
+import dagster as dg
 import pyarrow as pa
 import pytest
 from deltalake import DeltaTable, write_deltalake
@@ -198,3 +199,29 @@ def test_a_unique_value_repeated_by_a_surviving_row_is_quarantined(spark, tmp_pa
         {"_source_line": 5, "_reason": "duplicate_value", "_column": "customer_id"},
     ]
     assert result.stats["2026-11-01"].superseded == 1
+
+
+def test_a_spark_engine_spec_stages_through_dagster_like_the_duckdb_one(spark, landing, tmp_path):
+    from etl_platform.assets.raw import build_raw_asset
+    from etl_platform.assets.staging import build_staging_assets
+    from etl_platform.environment import local_resources
+
+    duck_spec = load_spec(SPEC_DIR / "orders.yaml")
+    spark_spec = duck_spec.model_copy(update={"engine": "spark"})
+    staged = {}
+    for name, spec in (("duckdb", duck_spec), ("spark", spark_spec)):
+        root = tmp_path / name
+        root.mkdir()
+        (root / "landing").symlink_to(landing, target_is_directory=True)
+        resources = local_resources(root)
+        assets = [build_raw_asset(spec), build_staging_assets(spec)]
+        with dg.DagsterInstance.ephemeral() as instance:
+            for day in DAYS:
+                result = dg.materialize(
+                    assets, partition_key=day, resources=resources, instance=instance
+                )
+                assert result.success
+        staged[name] = resources["warehouse"].read("staging", "orders", None)
+    assert staged["spark"].num_rows > 0
+    order = [("_source_file", "ascending"), ("_source_line", "ascending")]
+    assert staged["spark"].sort_by(order).equals(staged["duckdb"].sort_by(order))
