@@ -32,8 +32,8 @@ demo: $(MANIFEST) ## Generate demo files, build every layer for DAYS days, print
 demo-prod: $(MANIFEST) ## The same demo on a local S3 API server and PostgreSQL (ETL_PG_* or postgres@127.0.0.1)
 	$(BIN)/python -m etl_platform.cli demo-prod --days $(DAYS) --orders-per-day $(ORDERS_PER_DAY)
 
-bench: $(MANIFEST) ## Platform vs bare DuckDB and pandas on ROWS order lines (10 M) over DAYS days (5)
-	$(BIN)/python -m etl_platform.bench $(if $(ROWS),--rows $(ROWS)) $(if $(filter file,$(origin DAYS)),,--days $(DAYS)) $(if $(ONLY),--only $(ONLY))
+bench: $(MANIFEST) ## Platform vs bare DuckDB, pandas, Spark on ROWS lines (10 M) over DAYS (5); backfill, latency
+	$(BIN)/python -m etl_platform.bench $(if $(ROWS),--rows $(ROWS)) $(if $(filter file,$(origin DAYS)),,--days $(DAYS)) $(if $(ONLY),--only $(ONLY)) $(BENCH_ARGS)
 
 test: $(MANIFEST) ## Run the test suite (real DuckDB, Delta, dbt, Dagster instance and CLI)
 	$(BIN)/ruff check .

@@ -14,9 +14,13 @@ import sys
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
+
+import dagster as dg
 
 from etl_platform.bench.figures import DayFigures
 from etl_platform.bench.measure import Measurement, run_measured
+from etl_platform.bench.timings import run_timing
 from etl_platform.cli import LOCAL_INSTANCE_CONFIG
 from etl_platform.environment import local_resources
 from etl_platform.sources.model import load_specs
@@ -36,6 +40,8 @@ class PlatformResult:
     """Per-layer measurements, fixed costs, and the staged figures read back from the warehouse."""
 
     layers: dict[str, Measurement] = field(default_factory=dict)
+    # layer -> the run's timeline as the instance recorded it (RUN_START to first step, steps)
+    runs: dict[str, dict[str, Any]] = field(default_factory=dict)
     definitions_load_s: list[float] = field(default_factory=list)
     definitions_load: Measurement | None = None  # the fastest of the loads
     other_sources: Measurement | None = None  # untimed preparation for the curated layer
@@ -58,7 +64,8 @@ def prepare(root: Path, landing: Path) -> dict[str, str]:
     }
 
 
-def _materialize(select: str, first: date, last: date) -> list[str]:
+def materialize_command(select: str, first: date, last: date) -> list[str]:
+    """The `dagster asset materialize` command building `select` for a range of days, as one run."""
     dagster = str(Path(sys.executable).parent / "dagster")
     return [
         dagster, "asset", "materialize", "-m", "etl_platform.definitions", "--select", select,
@@ -101,11 +108,16 @@ def run_platform(root: Path, landing: Path, first: date, last: date) -> Platform
                 f"{kind}/{name}" for name in others for kind in ("raw", "staging", "quarantine")
             )
             result.other_sources = run_measured(
-                _materialize(select_others, first, last), env, logs / "other_sources.log"
+                materialize_command(select_others, first, last), env, logs / "other_sources.log"
             )
         result.layers[layer] = run_measured(
-            _materialize(select, first, last), env, logs / f"{layer}.log"
+            materialize_command(select, first, last), env, logs / f"{layer}.log"
         )
         if layer == "staging":
             result.daily = staged_figures(root)
+    with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+        # The layers' runs are the last three (newest first).
+        recent = instance.get_runs(limit=len(LAYERS))
+        for (layer, _), run in zip(LAYERS, reversed(recent), strict=True):
+            result.runs[layer] = run_timing(instance, run.run_id).as_dict()
     return result

@@ -9,7 +9,7 @@ from importlib.metadata import version
 
 from etl_platform.bench.figures import DayFigures
 
-ENGINES = ("platform", "duckdb", "pandas")
+ENGINES = ("platform", "duckdb", "pandas", "spark")
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,11 @@
 """`python -m etl_platform.bench`: the platform's rows/s and peak memory against the bare engines.
 
 One run generates the demo data once, then measures, on the same files, the bare DuckDB baseline
-(the limit), a plain pandas script, and the platform layer by layer through the `dagster` CLI,
-so the platform's overhead is a ratio measured on this machine today. The engines must agree on
-every day's staged rows (and revenue and which lines won), or the run prints MISMATCH and exits 1:
-a benchmark whose baseline does less work flatters nobody.
+(the limit), a plain pandas script, the platform's Spark path on `local[2]`, and the platform
+layer by layer through the `dagster` CLI, so the platform's overhead is a ratio measured on this
+machine today. The engines must agree on every day's staged rows (and revenue and which lines
+won), or the run prints MISMATCH and exits 1: a benchmark whose baseline does less work flatters
+nobody.
 """
 
 from __future__ import annotations
@@ -21,8 +22,11 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from etl_platform.bench.backfill import measure_backfill, render_backfill
 from etl_platform.bench.dagster_runs import LAYERS, PlatformResult, run_platform
 from etl_platform.bench.figures import ORDERS, DayFigures, EngineResult, order_files
+from etl_platform.bench.latency import measure_latency
+from etl_platform.bench.latency import render as render_latency
 from etl_platform.bench.measure import CommandFailedError, Measurement, run_measured
 from etl_platform.bench.report import ENGINES, Row, disagreements, machine, render, with_ratios
 from etl_platform.demo.generator import generate
@@ -30,7 +34,7 @@ from etl_platform.environment import data_dir
 from etl_platform.partitions import platform_timezone
 
 log = logging.getLogger("etl_platform.bench")
-BASELINES = ("duckdb", "pandas")
+BASELINES = ("duckdb", "pandas", "spark")
 
 
 def _row(engine: str, layer: str, m: Measurement, rows: int) -> Row:
@@ -134,6 +138,7 @@ def bench(args: argparse.Namespace) -> int:
         "results": [asdict(r) for r in measured.rows],
         "baseline_inner_seconds": measured.inner_seconds,
         "platform_fixed_costs": _fixed_costs(measured.platform),
+        "platform_runs": measured.platform.runs if measured.platform else None,
         "daily": {
             engine: {day: asdict(f) for day, f in sorted(by_day.items())}
             for engine, by_day in measured.daily.items()
@@ -141,6 +146,12 @@ def bench(args: argparse.Namespace) -> int:
         "expected_rows": expected,
         "agreement": {"ok": not problems, "mismatches": problems},
     }
+    if args.backfill_days:
+        report["backfill"] = measure_backfill(
+            work / "backfill", args.backfill_days, args.backfill_orders, args.seed
+        )
+    if args.latency_files:
+        report["latency"] = measure_latency(work / "latency", args.latency_files, args.latency_rows)
     report["run_seconds"] = time.perf_counter() - began
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
@@ -177,6 +188,14 @@ def _summary(report: dict[str, Any], rows: list[Row], problems: list[str]) -> st
             f"(best of 3: {loads} s); other sources built for curated, not in the total: "
             f"{fixed['other_sources_prep_s']:.1f} s"
         )
+    runs = report["platform_runs"]
+    if runs:
+        firsts = ", ".join(f"{layer} {r['start_to_first_step_s']:.2f}" for layer, r in runs.items())
+        text.append(f"Run start to first step (s): {firsts}")
+    if "backfill" in report:
+        text.append(render_backfill(report["backfill"]))
+    if "latency" in report:
+        text.append(render_latency(report["latency"]))
     text += problems or ["All engines agree on every day's staged rows, revenue and lines."]
     text.append(f"Benchmark run {report['run_seconds']:.0f} s; results in the JSON.")
     return "\n".join(text) + "\n"
@@ -195,10 +214,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m etl_platform.bench", description=__doc__)
     parser.add_argument("--rows", type=int, default=10_000_000, help="order lines in total")
     parser.add_argument("--days", type=int, default=5)
-    parser.add_argument("--only", type=_engines, default=ENGINES, help="platform,duckdb,pandas")
+    parser.add_argument(
+        "--only", type=_engines, default=ENGINES, help="platform,duckdb,pandas,spark"
+    )
     parser.add_argument("--work-dir", type=Path, default=data_dir() / "bench")
     parser.add_argument("--out", type=Path, help="default: <work-dir>/results.json")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--backfill-days", type=int, default=365, help="range backfill length; 0 skips it"
+    )
+    parser.add_argument("--backfill-orders", type=int, default=200, help="orders a backfill day")
+    parser.add_argument(
+        "--latency-files", type=int, default=20, help="files timed into curated; 0 skips it"
+    )
+    parser.add_argument("--latency-rows", type=int, default=100_000, help="rows a latency file")
     parser.add_argument("--start", type=date.fromisoformat, default=date(2026, 11, 1))
     args = parser.parse_args(argv)
     if args.days < 1 or args.rows < args.days:

@@ -110,7 +110,10 @@ def test_an_engine_that_keeps_other_rows_is_a_mismatch():
 
 
 def test_the_baselines_agree_with_each_other_and_the_manifest(tmp_path):
-    result, report = run_bench(tmp_path, "--rows", "3000", "--days", "2", "--only", "duckdb,pandas")
+    result, report = run_bench(
+        tmp_path, "--rows", "3000", "--days", "2", "--only", "duckdb,pandas,spark",
+        "--backfill-days", "0", "--latency-files", "0",
+    )  # fmt: skip
     assert "All engines agree" in result.stdout
     assert {"machine", "params", "landed", "results", "daily", "agreement", "run_seconds"} <= set(
         report
@@ -120,19 +123,23 @@ def test_the_baselines_agree_with_each_other_and_the_manifest(tmp_path):
     assert [(r["engine"], r["layer"]) for r in report["results"]] == [
         ("duckdb", "bare"),
         ("pandas", "bare"),
+        ("spark", "bare"),
     ]
     for row in report["results"]:
         assert row["wall_s"] > 0 and row["rows_per_s"] > 0 and row["peak_rss_mb"] > 0
     assert report["results"][0]["ratio_to_duckdb"] == 1.0
     assert report["agreement"] == {"ok": True, "mismatches": []}
-    assert report["daily"]["duckdb"] == report["daily"]["pandas"]
+    assert report["daily"]["duckdb"] == report["daily"]["pandas"] == report["daily"]["spark"]
     staged = {day: figures["rows"] for day, figures in report["daily"]["duckdb"].items()}
     assert staged == report["expected_rows"]
     assert len(staged) == 2
 
 
 def test_the_platform_agrees_with_the_bare_engines(tmp_path):
-    _, report = run_bench(tmp_path, "--rows", "1000", "--days", "2")
+    result, report = run_bench(
+        tmp_path, "--rows", "1000", "--days", "2", "--only", "duckdb,pandas,platform",
+        "--backfill-days", "2", "--backfill-orders", "20", "--latency-files", "0",
+    )  # fmt: skip
     layers = [(r["engine"], r["layer"]) for r in report["results"]]
     assert layers == [
         ("duckdb", "bare"),
@@ -147,3 +154,10 @@ def test_the_platform_agrees_with_the_bare_engines(tmp_path):
     fixed = report["platform_fixed_costs"]
     assert len(fixed["definitions_load_s"]) == 3
     assert fixed["definitions_load_best_s"] == min(fixed["definitions_load_s"])
+    runs = report["platform_runs"]
+    assert list(runs) == ["raw", "staging", "curated"]
+    assert all(0 < r["start_to_first_step_s"] < r["run_s"] for r in runs.values())
+    backfill = report["backfill"]
+    assert backfill["days"] == 2 and set(backfill["layers"]) == {"raw", "staging", "curated"}
+    assert all(f["range_s"] > 0 and f["one_day_s"] > 0 for f in backfill["layers"].values())
+    assert "2-day backfill" in result.stdout
