@@ -19,11 +19,13 @@ import argparse
 import json
 import logging
 import shutil
+import signal
 import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import dagster as dg
@@ -218,6 +220,10 @@ def measure_latency(
     return report(work)
 
 
+def _exit(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line: measure, print the table, write `latency.json` into the work folder."""
     parser = argparse.ArgumentParser(prog="python -m etl_platform.bench.latency")
@@ -230,6 +236,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    # A stopped command still stops its daemon: SIGTERM, and SIGINT, which a shell's background
+    # job ignores by default, unwind through the daemon's cleanup.
+    for stop in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop, _exit)
     try:
         if args.report_only:
             result = report(args.work_dir.resolve())
