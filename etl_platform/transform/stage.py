@@ -148,12 +148,14 @@ def _build(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> None:
         f"_raw_record, _file_rejected, {text} FROM raw_input))"
     )
     survivor = "_copy = 1 AND _version = 1"
+    # Sorted once here: scans keep insertion order, so every read of the staged rows comes out
+    # in a stable order without sorting again.
     con.execute(
         f"CREATE TABLE decided AS SELECT *, ({survivor} AND _dup_column IS NULL) AS _staged "
         f"FROM (SELECT *, CASE WHEN {survivor} THEN {_duplicate_value_case(spec)} END "
         f"AS _dup_column FROM (SELECT *, {dedup.version_rank(spec, last_if='_copy > 1')} "
         f"AS _version FROM (SELECT * EXCLUDE (_early), {dedup.exact_copy_rank(spec)} AS _copy "
-        "FROM typed WHERE _early IS NULL)))"
+        f"FROM typed WHERE _early IS NULL))) {_ORDER}"
     )
     con.execute(
         "CREATE TABLE rejects AS SELECT _source_file, _source_line, _early.r AS _reason, "
@@ -277,7 +279,7 @@ class Staging:
         names = ", ".join(quote(c.name) for c in self._spec.columns)
         return self._masked(
             f"SELECT {names}, _partition_date, _source_file, _source_line FROM decided "
-            f"WHERE _staged {_ORDER}",
+            "WHERE _staged",
             found,
         )
 
