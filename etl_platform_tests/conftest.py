@@ -1,4 +1,5 @@
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 
@@ -14,6 +15,12 @@ from etl_platform.io.postgres_warehouse import PostgresWarehouse
 from etl_platform.io.warehouse import Warehouse
 
 POSTGRES_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+
+# pytest-xdist starts its workers as `python -c ...`, whose __main__ has neither __spec__ nor
+# __file__. pyspark reads that as "running doctests" and calls sys.exit when it probes for Spark
+# Connect (pyspark/sql/connect/utils.py), killing the worker mid-collection. Name the main module.
+if not hasattr(sys.modules["__main__"], "__file__"):
+    sys.modules["__main__"].__file__ = "<pytest-xdist worker>"
 
 
 @pytest.fixture(scope="session")
