@@ -147,14 +147,19 @@ def bench(args: argparse.Namespace) -> int:
         "agreement": {"ok": not problems, "mismatches": problems},
     }
     if args.backfill_days:
-        report["backfill"] = measure_backfill(
-            work / "backfill", args.backfill_days, args.backfill_orders, args.seed
-        )
+        try:
+            report["backfill"] = measure_backfill(
+                work / "backfill", args.backfill_days, args.backfill_orders, args.seed
+            )
+        except CommandFailedError as error:  # keep the measurements already made
+            report["backfill"] = {"error": str(error)[-2000:]}
     if args.latency_files:
         report["latency"] = measure_latency(work / "latency", args.latency_files, args.latency_rows)
     report["run_seconds"] = time.perf_counter() - began
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
+    if "error" in report.get("backfill", {}):
+        problems = [*problems, "BACKFILL FAILED: see backfill.error in the JSON"]
     sys.stdout.write(_summary(report, measured.rows, problems))
     return 1 if problems else 0
 
@@ -192,7 +197,7 @@ def _summary(report: dict[str, Any], rows: list[Row], problems: list[str]) -> st
     if runs:
         firsts = ", ".join(f"{layer} {r['start_to_first_step_s']:.2f}" for layer, r in runs.items())
         text.append(f"Run start to first step (s): {firsts}")
-    if "backfill" in report:
+    if "backfill" in report and "error" not in report["backfill"]:
         text.append(render_backfill(report["backfill"]))
     if "latency" in report:
         text.append(render_latency(report["latency"]))
