@@ -113,11 +113,9 @@ def run_platform(root: Path, landing: Path, first: date, last: date) -> Platform
         result.layers[layer] = run_measured(
             materialize_command(select, first, last), env, logs / f"{layer}.log"
         )
+        with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+            (run,) = instance.get_runs(limit=1)  # the layer's run: the newest
+            result.runs[layer] = run_timing(instance, run.run_id).as_dict()
         if layer == "staging":
             result.daily = staged_figures(root)
-    with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
-        # The layers' runs are the last three (newest first).
-        recent = instance.get_runs(limit=len(LAYERS))
-        for (layer, _), run in zip(LAYERS, reversed(recent), strict=True):
-            result.runs[layer] = run_timing(instance, run.run_id).as_dict()
     return result
