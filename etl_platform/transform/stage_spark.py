@@ -26,7 +26,7 @@ from pyspark.sql import types as T
 
 from etl_platform.io.warehouse import PARTITION_COLUMN
 from etl_platform.quality.reasons import Reason, reason_for_check
-from etl_platform.quality.schema import build_schema
+from etl_platform.quality.schema import build_schema, column_checks
 from etl_platform.sources.model import ColumnSpec, ColumnType, SourceSpec
 from etl_platform.sources.rules import compile_rule
 from etl_platform.transform.cleanse import NULL_TOKENS
@@ -290,23 +290,11 @@ def pandera_schema(spec: SourceSpec) -> pas.DataFrameSchema:
     """The spec's row contract for pandera's pyspark backend: types, nullability, value checks."""
     columns = {}
     for column in spec.columns:
-        checks = column.checks
-        declared: list[pas.Check] = []
-        if checks.min is not None and checks.max is not None:
-            declared.append(pas.Check.in_range(checks.min, checks.max))
-        elif checks.min is not None:
-            declared.append(pas.Check.ge(checks.min))
-        elif checks.max is not None:
-            declared.append(pas.Check.le(checks.max))
-        if checks.allowed is not None:
-            declared.append(pas.Check.isin(checks.allowed))
-        if checks.regex is not None:
-            declared.append(pas.Check.str_matches(checks.regex))
         columns[column.name] = pas.Column(
             # pandera's pyspark engine takes Spark types; its annotation lists only its own.
             SPARK_TYPES[column.type],  # type: ignore[arg-type]
             nullable=column.nullable,
-            checks=declared,
+            checks=column_checks(column),
             description=column.description,
         )
     return pas.DataFrameSchema(columns, name=spec.name, description=spec.description)

@@ -20,6 +20,7 @@ from etl_platform.transform.stage_spark import (
     stage_spark,
     validate_staged,
 )
+from etl_platform_tests.transform.test_stage import GOOD
 
 ZONE = "Asia/Kolkata"
 KEY = b"test-key-0123456789"
@@ -161,18 +162,7 @@ def test_the_pyspark_validator_reads_pandera_errors_and_names_the_column(spark):
 
 def test_a_unique_value_repeated_by_a_surviving_row_is_quarantined(spark, tmp_path):
     spec = with_warn_rule(load_spec(SPEC_DIR / "orders.yaml"), "quantity < 0", "customer_id")
-    good = {
-        "order_id": "ORD-00000001",
-        "line_number": "1",
-        "customer_id": "CUST-000001",
-        "product_id": "PRD-00001",
-        "quantity": "2",
-        "unit_price_inr": "100.50",
-        "status": "placed",
-        "channel": "web",
-        "order_ts": "2026-11-01T10:00:00+05:30",
-        "updated_at": "2026-11-01T10:00:00+05:30",
-    }
+    good = GOOD
     newer = {**good, "status": "shipped", "updated_at": "2026-11-01T12:00:00+05:30"}
     rows = [
         good,  # line 2: superseded by line 5, so it holds no value any more
