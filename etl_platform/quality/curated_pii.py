@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import dagster as dg
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from etl_platform.assets.raw import WAREHOUSE_POOL, raw_key
@@ -48,7 +49,7 @@ def build_curated_pii_check(
         probes = pa.concat_tables(
             raw_pii_values(dataset, specs_by_input[name]) for name, dataset in raw.items()
         )
-        values = sorted(set(probes.column("v").to_pylist()))
+        values = pc.unique(probes.column("v"))
         leaks = leaked_columns(warehouse, [(k.path[0], k.path[1]) for k in models], values)
         for key in models:
             found = leaks[(key.path[0], key.path[1])]

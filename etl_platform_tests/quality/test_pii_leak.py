@@ -1,6 +1,9 @@
+from collections import Counter
+
 import pyarrow as pa
 
-from etl_platform.quality.pii_leak import check_no_leak, leaked_columns, raw_pii_values
+from etl_platform.quality import pii_leak
+from etl_platform.quality.pii_leak import LeakAudit, check_no_leak, leaked_columns, raw_pii_values
 from etl_platform.transform.stage import stage
 from etl_platform_tests.transform.test_stage import CUSTOMER, CUSTOMERS, DAY, KEY, raw_table
 
@@ -34,11 +37,11 @@ def test_free_text_identifiers_are_scrubbed_before_they_can_leak():
     assert check_no_leak(raw, CUSTOMERS, {"staging": result.staged}, [DAY]).passed
 
 
-def test_a_mart_column_holding_a_raw_value_is_found_and_a_clean_one_is_not(warehouse):
+def test_a_mart_column_holding_a_raw_value_is_found_and_a_clean_one_is_not(warehouse, monkeypatch):
+    monkeypatch.setattr(pii_leak, "PROBE_CHUNK", 3)  # four probes: two chunks
     raw = raw_table([CUSTOMER])
-    probes = raw_pii_values(raw, CUSTOMERS)
-    values = probes.column("v").to_pylist()
-    assert set(values) == {CUSTOMER[c] for c in ("name", "email", "phone", "pan")}
+    values = raw_pii_values(raw, CUSTOMERS).column("v").combine_chunks()
+    assert set(values.to_pylist()) == {CUSTOMER[c] for c in ("name", "email", "phone", "pan")}
     mart = pa.table({"city": ["Pune"], "note": [CUSTOMER["email"]], "n": [1]})
     warehouse.replace_partitions("curated", "dim", mart, None)
     assert leaked_columns(warehouse, [("curated", "dim")], values) == {
@@ -46,3 +49,15 @@ def test_a_mart_column_holding_a_raw_value_is_found_and_a_clean_one_is_not(wareh
     }
     warehouse.replace_partitions("curated", "dim", mart.set_column(1, "note", [["clean"]]), None)
     assert leaked_columns(warehouse, [("curated", "dim")], values) == {("curated", "dim"): {}}
+
+
+def test_a_hash_candidate_that_is_not_a_raw_value_never_fails_a_day():
+    raw, result = staged_customers([CUSTOMER])
+    audit = LeakAudit(raw, CUSTOMERS)
+    for batch in result.staged.to_batches():
+        audit.observe("staging", batch)
+    # What a 64-bit hash collision would leave behind: a candidate no raw value confirms.
+    audit._candidates[f"{DAY}\x1fnot a raw value"] = Counter({"staging.state": 1})
+    assert audit.outcome([DAY]).passed
+    audit._candidates[f"{DAY}\x1f{CUSTOMER['email']}"] = Counter({"staging.state": 2})
+    assert audit.outcome([DAY]).failing == {DAY: "2 raw PII values found in ['staging.state']"}
