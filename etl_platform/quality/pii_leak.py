@@ -71,9 +71,9 @@ class LeakAudit:
 
     The probes (day and value joined: a value counts on its own day only) are held as sorted 64-bit
     hashes, looked up by binary search. `pc.is_in` against the probe strings rebuilt a hash set of
-    every probe for each batch and column, which made the check quadratic in the run's rows (17 of
-    the 20 minutes of a 10.8 M-row payments stage). A hash hit is only a candidate: candidates are
-    confirmed against the raw values at the end, so a collision can never fail a day.
+    every probe for each batch and column, which made the check quadratic in the run's rows (most
+    of the 17 minutes a 10.8 M-row payments stage took). A hash hit is only a candidate:
+    candidates are confirmed against the raw values at the end, so a collision never fails a day.
     """
 
     def __init__(self, raw: ds.Dataset | pa.Table, spec: SourceSpec) -> None:
@@ -147,7 +147,7 @@ def leaked_columns(
     The values go into a temporary table once, and each table is read once, every column
     semi-joined to it: hundreds of thousands of probes against millions of rows stay a hash
     lookup per cell (a literal `= ANY(list)` took minutes on 2 M rows). They go in by chunks, so
-    the process holds them as Arrow strings, never as one Python list (4 GB at 20 M order lines).
+    the process holds them as Arrow strings, never as one Python list of millions of values.
     Portable SQL, so it runs on DuckDB and PostgreSQL alike.
     """
     p = warehouse.param
