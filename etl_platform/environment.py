@@ -17,7 +17,7 @@ from dagster_dbt import DbtCliResource
 
 from etl_platform.ingest.landing import LocalLandingZone, S3LandingZone
 from etl_platform.io.delta_lake import DeltaLakeIOManager
-from etl_platform.io.duckdb_warehouse import DuckDBWarehouse
+from etl_platform.io.duckdb_warehouse import DuckDBWarehouse, memory_limit
 from etl_platform.io.postgres_warehouse import PostgresWarehouse
 from etl_platform.io.spark import LOCAL_SETTINGS, SparkResource, session_config
 from etl_platform.io.warehouse import WarehouseIOManager
@@ -78,7 +78,7 @@ def data_dir() -> Path:
 
 def local_resources(root: Path) -> dict[str, Any]:
     """The embedded default's resources, everything under one folder."""
-    warehouse = DuckDBWarehouse(path=str(root / "warehouse.duckdb"))
+    warehouse = DuckDBWarehouse(path=str(root / "warehouse.duckdb"), memory_limit=memory_limit())
     return {
         "landing": LocalLandingZone(root=str(root / "landing")),
         "warehouse": warehouse,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -10,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from etl_platform.io.sql import quote, table_name
+from etl_platform.io.sql import quote, sql_string, table_name
 from etl_platform.io.warehouse import (
     PARTITION_COLUMN,
     Dialect,
@@ -21,6 +22,14 @@ from etl_platform.io.warehouse import (
     utc_timestamps,
 )
 
+# What each of the platform's DuckDB connections holds before spilling (`ETL_STAGING_MEMORY`).
+DEFAULT_MEMORY_LIMIT = "512MB"
+
+
+def memory_limit() -> str:
+    """`ETL_STAGING_MEMORY`, default 512 MB: DuckDB's own default is 80 % of the machine."""
+    return os.environ.get("ETL_STAGING_MEMORY", DEFAULT_MEMORY_LIMIT)
+
 
 class DuckDBWarehouse(Warehouse):
     """A DuckDB database file; every caller gets a short-lived connection.
@@ -30,6 +39,8 @@ class DuckDBWarehouse(Warehouse):
     """
 
     path: str
+    # Without one, DuckDB keeps every block a step scanned cached in the step's process.
+    memory_limit: str | None = None
 
     @property
     def dialect(self) -> Dialect:
@@ -42,6 +53,8 @@ class DuckDBWarehouse(Warehouse):
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         con = duckdb.connect(self.path)
         try:
+            if self.memory_limit:
+                con.execute(f"SET memory_limit = {sql_string(self.memory_limit)}")
             yield con
         finally:
             con.close()

@@ -13,7 +13,7 @@ import pyarrow.dataset as ds
 
 from etl_platform.assets.raw import WAREHOUSE_POOL, raw_key
 from etl_platform.io.warehouse import Warehouse
-from etl_platform.quality.pii_leak import leaked_columns, raw_pii_values
+from etl_platform.quality.pii_leak import leaked_columns, raw_pii_distinct
 from etl_platform.sources.model import SourceSpec
 
 CHECK_NAME = "pii_no_leak"
@@ -46,10 +46,11 @@ def build_curated_pii_check(
         warehouse: Warehouse, **raw: ds.Dataset
     ) -> Iterator[dg.AssetCheckResult]:
         specs_by_input = {f"raw_{s.name}": s for s in with_pii}
-        probes = pa.concat_tables(
-            raw_pii_values(dataset, specs_by_input[name]) for name, dataset in raw.items()
+        values = pc.unique(
+            pa.concat_arrays(
+                [raw_pii_distinct(dataset, specs_by_input[name]) for name, dataset in raw.items()]
+            )
         )
-        values = pc.unique(probes.column("v"))
         leaks = leaked_columns(warehouse, [(k.path[0], k.path[1]) for k in models], values)
         for key in models:
             found = leaks[(key.path[0], key.path[1])]

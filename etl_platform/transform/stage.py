@@ -9,7 +9,6 @@ up.
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -24,6 +23,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
+from etl_platform.io.duckdb_warehouse import memory_limit
 from etl_platform.io.sql import quote, sql_string
 from etl_platform.quality.contract import duplicate_keys_sql
 from etl_platform.quality.reasons import Reason
@@ -35,8 +35,6 @@ from etl_platform.transform.pii import mask_array
 from etl_platform.transform.pii_detect import scrub_array
 
 BATCH_ROWS = 122_880  # a multiple of DuckDB's 2048-row vectors; ~15 MB of order rows
-# What DuckDB may hold before spilling to the scratch folder (`ETL_STAGING_MEMORY`).
-DEFAULT_MEMORY_LIMIT = "512MB"
 LINEAGE = ("_partition_date", "_source_file", "_source_line")
 _ORDER = "ORDER BY _partition_date, _source_file, _source_line"
 
@@ -354,7 +352,7 @@ class StagedRows(Protocol):
         ...
 
 
-def _register_raw(con: duckdb.DuckDBPyConnection, raw: ds.Dataset | pa.Table) -> None:
+def register_raw(con: duckdb.DuckDBPyConnection, raw: ds.Dataset | pa.Table) -> None:
     """`raw_input`: local Parquet files through DuckDB's own reader, anything else through Arrow.
 
     DuckDB reads its own Parquet in parallel and within its memory limit; a scan through Arrow
@@ -375,10 +373,6 @@ def _register_raw(con: duckdb.DuckDBPyConnection, raw: ds.Dataset | pa.Table) ->
     )
 
 
-def _memory_limit() -> str:
-    return os.environ.get("ETL_STAGING_MEMORY", DEFAULT_MEMORY_LIMIT)
-
-
 @contextmanager
 def open_staging(
     raw: ds.Dataset | pa.Table,
@@ -395,9 +389,9 @@ def open_staging(
         con = duckdb.connect()
         try:
             con.execute(f"SET TimeZone = '{timezone}'")
-            con.execute(f"SET memory_limit = {sql_string(_memory_limit())}")
+            con.execute(f"SET memory_limit = {sql_string(memory_limit())}")
             con.execute(f"SET temp_directory = {sql_string(scratch)}")
-            _register_raw(con, raw)
+            register_raw(con, raw)
             _build(con, spec)
             staging = Staging(con, spec, pii_key)
             staging.stats = balanced_stats(con.execute(_ACCOUNTING_SQL).fetchall(), partition_keys)

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+from etl_platform.environment import local_resources
 from etl_platform.ingest import ledger
 from etl_platform.ingest.landing import LandedFile
 from etl_platform.io.postgres_warehouse import COPY_BATCH_ROWS
@@ -224,3 +225,10 @@ def test_ledger_hands_back_the_hash_of_an_unchanged_file_only(warehouse):
     assert ledger.known_hashes(warehouse, "orders", [same, unseen]) == {same.key: "sha1"}
     assert ledger.known_hashes(warehouse, "orders", [changed]) == {}
     assert ledger.known_hashes(warehouse, "customers", [same]) == {}
+
+
+def test_the_local_warehouse_connections_hold_the_platform_memory_limit(tmp_path, monkeypatch):
+    monkeypatch.setenv("ETL_STAGING_MEMORY", "256MB")
+    with local_resources(tmp_path)["warehouse"].connect() as con:
+        ((limit,),) = con.execute("SELECT current_setting('memory_limit')").fetchall()
+    assert limit == "244.1 MiB"  # DuckDB reports 256 MB in MiB

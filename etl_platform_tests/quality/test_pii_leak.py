@@ -3,7 +3,13 @@ from collections import Counter
 import pyarrow as pa
 
 from etl_platform.quality import pii_leak
-from etl_platform.quality.pii_leak import LeakAudit, check_no_leak, leaked_columns, raw_pii_values
+from etl_platform.quality.pii_leak import (
+    LeakAudit,
+    check_no_leak,
+    leaked_columns,
+    raw_pii_distinct,
+    raw_pii_values,
+)
 from etl_platform.transform.stage import stage
 from etl_platform_tests.transform.test_stage import CUSTOMER, CUSTOMERS, DAY, KEY, raw_table
 
@@ -42,13 +48,30 @@ def test_a_mart_column_holding_a_raw_value_is_found_and_a_clean_one_is_not(wareh
     raw = raw_table([CUSTOMER])
     values = raw_pii_values(raw, CUSTOMERS).column("v").combine_chunks()
     assert set(values.to_pylist()) == {CUSTOMER[c] for c in ("name", "email", "phone", "pan")}
-    mart = pa.table({"city": ["Pune"], "note": [CUSTOMER["email"]], "n": [1]})
+    mart = pa.table(
+        {
+            "city": ["Pune", "Pune", CUSTOMER["pan"]],
+            "note": [CUSTOMER["email"], CUSTOMER["phone"], "clean"],
+            "n": [1, 2, 3],
+        }
+    )
     warehouse.replace_partitions("curated", "dim", mart, None)
     assert leaked_columns(warehouse, [("curated", "dim")], values) == {
-        ("curated", "dim"): {"note": 1}
+        ("curated", "dim"): {"note": 2, "city": 1}
     }
-    warehouse.replace_partitions("curated", "dim", mart.set_column(1, "note", [["clean"]]), None)
+    clean = mart.set_column(0, "city", [["Pune"] * 3]).set_column(1, "note", [["clean"] * 3])
+    warehouse.replace_partitions("curated", "dim", clean, None)
     assert leaked_columns(warehouse, [("curated", "dim")], values) == {("curated", "dim"): {}}
+
+
+def test_the_curated_probes_are_each_raw_value_once_whatever_its_days():
+    other = {**CUSTOMER, "customer_id": "CUST-000002", "name": "NA", "pan": " ABCPV1234K "}
+    raw = pa.concat_tables(
+        [raw_table([CUSTOMER]), raw_table([other], day="2026-11-02", file="b.csv")]
+    )
+    values = raw_pii_distinct(raw, CUSTOMERS).to_pylist()
+    # The email, phone and trimmed PAN occur on both days; "NA" is a null token, too short anyway.
+    assert sorted(values) == sorted(CUSTOMER[c] for c in ("name", "email", "phone", "pan"))
 
 
 def test_a_hash_candidate_that_is_not_a_raw_value_never_fails_a_day():
