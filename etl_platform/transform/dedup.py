@@ -1,7 +1,8 @@
 """Deterministic deduplication as SQL window ranks.
 
 Ties on the "latest" column are broken by source file and line: without that stable order, reruns
-and engines disagree on which of two equally recent rows wins.
+and engines disagree on which of two equally recent rows wins. The file is `_file_rank`, the rank
+of its name among the run's files, so the order is the names' but the sorts move an integer.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from etl_platform.io.sql import quote
 from etl_platform.sources.model import SourceSpec
 
 PARTITION = '"_partition_date"'
-LINEAGE_ORDER = '"_source_file", "_source_line"'
+LINEAGE_ORDER = '"_file_rank", "_source_line"'
 
 
 def exact_copy_rank(spec: SourceSpec) -> str:
@@ -29,7 +30,7 @@ def version_rank(spec: SourceSpec, last_if: str = "false") -> str:
     return (
         f"row_number() OVER (PARTITION BY {PARTITION}, {keys} ORDER BY {last_if}, "
         f"{latest} DESC NULLS LAST, "
-        '"_source_file" DESC, "_source_line" DESC)'
+        '"_file_rank" DESC, "_source_line" DESC)'
     )
 
 

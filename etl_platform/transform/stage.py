@@ -35,8 +35,11 @@ from etl_platform.transform.pii import mask_array
 from etl_platform.transform.pii_detect import scrub_array
 
 BATCH_ROWS = 122_880  # a multiple of DuckDB's 2048-row vectors; ~15 MB of order rows
-LINEAGE = ("_partition_date", "_source_file", "_source_line")
-_ORDER = "ORDER BY _partition_date, _source_file, _source_line"
+# Inside the scratch database a row's file is its rank among the run's file names (same order):
+# windows and sorts then move 4 bytes instead of a path (measured: dedup 32 s to 20 s at 10 M).
+LINEAGE = ("_partition_date", "_file_rank", "_source_line")
+_ORDER = "ORDER BY _partition_date, _file_rank, _source_line"
+_FILE_NAME = "(SELECT list(_source_file ORDER BY _file_rank) FROM files)[_file_rank]"
 
 
 @dataclass
@@ -126,10 +129,10 @@ def _duplicate_value_case(spec: SourceSpec) -> str:
 def _build(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> None:
     """The tables every output and count reads.
 
-    `typed`: every row read, typed, with its first failure (`_early`); `decided`: what dedup made
-    of the rows without one; `rejects`: every quarantined row's reason. Copies rank after
-    originals and losers after survivors, so each rank counts only the rows still in play: one
-    window pass per rank, no table in between.
+    `files`: the rank of each file name; `typed`: every row read, typed, with its first failure
+    (`_early`); `decided`: what dedup made of the rows without one; `rejects`: every quarantined
+    row's reason. Copies rank after originals and losers after survivors, so each rank counts only
+    the rows still in play: one window pass per rank, no table in between.
     """
     cols = spec.columns
     names = ", ".join(quote(c.name) for c in cols)
@@ -140,10 +143,15 @@ def _build(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> None:
         for i, c in enumerate(cols)
     )
     con.execute(
+        "CREATE TABLE files AS SELECT _source_file, "
+        "CAST(row_number() OVER (ORDER BY _source_file) AS INTEGER) AS _file_rank "
+        "FROM (SELECT DISTINCT _source_file FROM raw_input)"
+    )
+    con.execute(
         f"CREATE TABLE typed AS SELECT {lineage}, {names}, {_reject_case(spec)} AS _early "
         f"FROM (SELECT {lineage}, _raw_record, _file_rejected, {typed} FROM ("
-        "SELECT CAST(_partition_date AS DATE) AS _partition_date, _source_file, _source_line, "
-        f"_raw_record, _file_rejected, {text} FROM raw_input))"
+        "SELECT CAST(_partition_date AS DATE) AS _partition_date, _file_rank, _source_line, "
+        f"_raw_record, _file_rejected, {text} FROM raw_input LEFT JOIN files USING (_source_file)))"
     )
     survivor = "_copy = 1 AND _version = 1"
     # Sorted once here: scans keep insertion order, so every read of the staged rows comes out
@@ -156,9 +164,9 @@ def _build(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> None:
         f"FROM typed WHERE _early IS NULL))) {_ORDER}"
     )
     con.execute(
-        "CREATE TABLE rejects AS SELECT _source_file, _source_line, _early.r AS _reason, "
+        "CREATE TABLE rejects AS SELECT _file_rank, _source_line, _early.r AS _reason, "
         "_early.c AS _column, _early.k AS _check FROM typed WHERE _early IS NOT NULL "
-        f"UNION ALL SELECT _source_file, _source_line, '{Reason.DUPLICATE_VALUE}', "
+        f"UNION ALL SELECT _file_rank, _source_line, '{Reason.DUPLICATE_VALUE}', "
         "_dup_column, 'unique' FROM decided WHERE _dup_column IS NOT NULL"
     )
 
@@ -276,8 +284,8 @@ class Staging:
         """
         names = ", ".join(quote(c.name) for c in self._spec.columns)
         return self._masked(
-            f"SELECT {names}, _partition_date, _source_file, _source_line FROM decided "
-            "WHERE _staged",
+            f"SELECT {names}, _partition_date, {_FILE_NAME} AS _source_file, _source_line "
+            "FROM decided WHERE _staged",
             found,
         )
 
@@ -290,7 +298,8 @@ class Staging:
         return self._masked(
             f"SELECT {cols}, _reason, _column, _check, _raw_record, "
             "CAST(_partition_date AS DATE) AS _partition_date, _source_file, _source_line "
-            f"FROM rejects JOIN raw_input USING (_source_file, _source_line) {_ORDER}",
+            "FROM rejects JOIN files USING (_file_rank) "
+            f"JOIN raw_input USING (_source_file, _source_line) {_ORDER}",
             found,
         )
 

@@ -85,6 +85,27 @@ def test_a_tie_on_the_latest_column_is_broken_by_source_line():
     assert result.staged.column("_source_line").to_pylist() == [3]
 
 
+def test_files_order_by_name_whatever_their_lines_and_the_staged_rows_name_theirs():
+    tied, copy = {**GOOD, "status": "shipped"}, {**GOOD, "order_id": "ORD-00000002"}
+    # Line numbers point the other way from the names: only the file's name may decide.
+    early = raw_table([tied, copy, copy], file="orders/2026-11-01/a.csv")
+    early = early.set_column(
+        early.schema.get_field_index("_source_line"), "_source_line", [[90, 91, 92]]
+    )
+    late = raw_table([GOOD, copy], file="orders/2026-11-01/b.csv")
+    result = stage(pa.concat_tables([late, early]), ORDERS, [DAY], KEY, "Asia/Kolkata")
+    rows = [(r["order_id"], r["status"], r["_source_file"], r["_source_line"]) for r in
+            result.staged.to_pylist()]  # fmt: skip
+    assert rows == [
+        # The first copy, by file name then line, is the one kept.
+        ("ORD-00000002", "placed", "orders/2026-11-01/a.csv", 91),
+        # A tie on updated_at goes to the later file, though its line comes first.
+        ("ORD-00000001", "placed", "orders/2026-11-01/b.csv", 2),
+    ]
+    stats = result.stats[DAY]
+    assert (stats.exact_duplicates, stats.superseded, stats.staged) == (2, 1, 2)
+
+
 def test_values_are_trimmed_and_null_tokens_become_null():
     result = run([{**GOOD, "order_id": "  ORD-00000001 ", "channel": " N/A "}])
     row = result.staged.to_pylist()[0]
