@@ -78,6 +78,21 @@ def test_exact_copies_drop_to_one_and_the_latest_version_of_a_key_wins():
     assert (stats.exact_duplicates, stats.superseded, stats.staged) == (1, 1, 1)
 
 
+def test_rows_alone_on_their_key_stage_untouched_among_deduplicated_ones():
+    alone = [{**GOOD, "order_id": f"ORD-0000010{n}"} for n in range(3)]
+    newer = {**GOOD, "status": "shipped", "updated_at": "2026-11-01T12:00:00+05:30"}
+    result = run([alone[0], GOOD, alone[1], GOOD, newer, alone[2]])
+    staged = [(r["order_id"], r["status"], r["_source_line"]) for r in result.staged.to_pylist()]
+    assert staged == [
+        ("ORD-00000100", "placed", 2),
+        ("ORD-00000101", "placed", 4),
+        ("ORD-00000001", "shipped", 6),
+        ("ORD-00000102", "placed", 7),
+    ]
+    stats = result.stats[DAY]
+    assert (stats.read, stats.exact_duplicates, stats.superseded, stats.staged) == (6, 1, 1, 4)
+
+
 def test_a_tie_on_the_latest_column_is_broken_by_source_line():
     tied = {**GOOD, "status": "shipped"}
     result = run([GOOD, tied])
