@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
 
 from etl_platform.ingest.landing import LocalLandingZone, S3LandingZone
+from etl_platform.io.dbt_cli import InstalledDbtCliResource
 from etl_platform.io.delta_lake import DeltaLakeIOManager
 from etl_platform.io.duckdb_warehouse import DuckDBWarehouse, memory_limit
 from etl_platform.io.postgres_warehouse import PostgresWarehouse
@@ -85,7 +85,7 @@ def local_resources(root: Path) -> dict[str, Any]:
         "lake_io_manager": DeltaLakeIOManager(root=str(root / "lake")),
         "warehouse_io_manager": WarehouseIOManager(warehouse=warehouse),
         "pii": PiiKey(secret=os.environ.get("ETL_PII_KEY", LOCAL_DEVELOPMENT_KEY)),
-        "dbt": DbtCliResource(
+        "dbt": InstalledDbtCliResource(
             project_dir=str(DBT_PROJECT_DIR),
             profiles_dir=str(DBT_PROJECT_DIR),
             target="local",
@@ -148,7 +148,7 @@ def _prod_resources() -> dict[str, Any]:
         "lake_io_manager": DeltaLakeIOManager(root=os.environ["ETL_LAKE_URI"], **s3),
         "warehouse_io_manager": WarehouseIOManager(warehouse=warehouse),
         "pii": PiiKey(secret=dg.EnvVar("ETL_PII_KEY")),
-        "dbt": DbtCliResource(
+        "dbt": InstalledDbtCliResource(
             project_dir=str(DBT_PROJECT_DIR),
             profiles_dir=str(DBT_PROJECT_DIR),
             target="prod",
