@@ -35,7 +35,7 @@ def _text_columns(schema: pa.Schema) -> list[str]:
     return [f.name for f in schema if pa.types.is_string(f.type) and f.name != "_source_file"]
 
 
-def _probe_sql(spec: SourceSpec, pii: list[str]) -> str:
+def _probe_sql(pii: list[str]) -> str:
     """`day`, `v`: each raw PII value worth probing for, once per day it occurs on."""
     tokens = ", ".join(f"'{t}'" for t in NULL_TOKENS)
     return " UNION ".join(
@@ -66,7 +66,7 @@ def raw_pii_values(raw: ds.Dataset | pa.Table, spec: SourceSpec) -> pa.Table:
     pii = _pii_columns(spec)
     if not pii:
         return pa.table({"day": pa.array([], pa.string()), "v": pa.array([], pa.string())})
-    return _query_raw(raw, _probe_sql(spec, pii))
+    return _query_raw(raw, _probe_sql(pii))
 
 
 def raw_pii_distinct(raw: ds.Dataset | pa.Table, spec: SourceSpec) -> pa.Array:
@@ -74,7 +74,7 @@ def raw_pii_distinct(raw: ds.Dataset | pa.Table, spec: SourceSpec) -> pa.Array:
     pii = _pii_columns(spec)
     if not pii:
         return pa.array([], pa.string())
-    table = _query_raw(raw, f"SELECT DISTINCT v FROM ({_probe_sql(spec, pii)})")
+    table = _query_raw(raw, f"SELECT DISTINCT v FROM ({_probe_sql(pii)})")
     return table.column("v").combine_chunks()
 
 
@@ -169,10 +169,10 @@ def leaked_columns(
 ) -> dict[tuple[str, str], dict[str, int]]:
     """For each `(schema, table)`, its text columns holding any of the raw values, with counts.
 
-    The values go into a temporary table once; each table is read once, its text columns
-    stacked into one (column, cell) stream and semi-joined to the probes: one hash table of the
-    probes per table, not one per column (which held ~1 GB more at 10 M rows), and never a
-    literal `= ANY(list)` (minutes on 2 M rows). The probes go in by chunks, so the process holds
+    The values go into a temporary table once; a table's text columns are stacked into one
+    (column, cell) stream, each column read once, and semi-joined to the probes: one hash table
+    of the probes per table, not one per column (which held ~1 GB more at 10 M rows), and never
+    a literal `= ANY(list)` (minutes on 2 M rows). The probes go in by chunks, so the process holds
     them as Arrow strings, never as one Python list of millions of values. Portable SQL, so it
     runs on DuckDB and PostgreSQL alike.
     """
