@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -29,6 +30,24 @@ DEFAULT_MEMORY_LIMIT = "512MB"
 def memory_limit() -> str:
     """`ETL_STAGING_MEMORY`, default 512 MB: DuckDB's own default is 80 % of the machine."""
     return os.environ.get("ETL_STAGING_MEMORY", DEFAULT_MEMORY_LIMIT)
+
+
+@contextmanager
+def scratch_connection(prefix: str) -> Iterator[duckdb.DuckDBPyConnection]:
+    """An in-memory DuckDB held to `memory_limit()`, spilling to a temporary folder of its own.
+
+    In memory up to the limit, then spilled: an on-disk database would compress every table it
+    writes, for data read once or twice (measured 1.6x slower). Without its own folder an
+    in-memory DuckDB spills to `.tmp` in whatever directory the process runs from.
+    """
+    with tempfile.TemporaryDirectory(prefix=prefix) as scratch:
+        con = duckdb.connect()
+        try:
+            con.execute(f"SET memory_limit = {sql_string(memory_limit())}")
+            con.execute(f"SET temp_directory = {sql_string(scratch)}")
+            yield con
+        finally:
+            con.close()
 
 
 class DuckDBWarehouse(Warehouse):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections import Counter
 
-import duckdb
 import numpy as np
 import numpy.typing as npt
 import polars as pl
@@ -17,8 +16,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from etl_platform.io.duckdb_warehouse import memory_limit
-from etl_platform.io.sql import quote, sql_string, table_name
+from etl_platform.io.duckdb_warehouse import scratch_connection
+from etl_platform.io.sql import quote, table_name
 from etl_platform.io.warehouse import Warehouse
 from etl_platform.quality.partition_checks import CheckOutcome
 from etl_platform.sources.model import SourceSpec
@@ -48,13 +47,9 @@ def _probe_sql(pii: list[str]) -> str:
 
 def _query_raw(raw: ds.Dataset | pa.Table, sql: str) -> pa.Table:
     """`sql` over `raw_input`, in a DuckDB bounded like staging's: a large union spills."""
-    con = duckdb.connect()
-    try:
-        con.execute(f"SET memory_limit = {sql_string(memory_limit())}")
+    with scratch_connection("etl-pii-probes-") as con:
         register_raw(con, raw)
         return con.sql(sql).to_arrow_table()
-    finally:
-        con.close()
 
 
 def _pii_columns(spec: SourceSpec) -> list[str]:

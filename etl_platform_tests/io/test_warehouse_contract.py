@@ -2,6 +2,7 @@
 
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -13,6 +14,7 @@ import pytest
 from etl_platform.environment import local_resources
 from etl_platform.ingest import ledger
 from etl_platform.ingest.landing import LandedFile
+from etl_platform.io.duckdb_warehouse import scratch_connection
 from etl_platform.io.postgres_warehouse import COPY_BATCH_ROWS
 from etl_platform.io.warehouse import Warehouse, WarehouseIOManager
 
@@ -232,3 +234,14 @@ def test_the_local_warehouse_connections_hold_the_platform_memory_limit(tmp_path
     with local_resources(tmp_path)["warehouse"].connect() as con:
         ((limit,),) = con.execute("SELECT current_setting('memory_limit')").fetchall()
     assert limit == "244.1 MiB"  # DuckDB reports 256 MB in MiB
+
+
+def test_a_scratch_duckdb_is_bounded_and_spills_to_a_folder_it_removes(monkeypatch):
+    monkeypatch.setenv("ETL_STAGING_MEMORY", "256MB")
+    with scratch_connection("etl-test-") as con:
+        limit, folder = con.execute(
+            "SELECT current_setting('memory_limit'), current_setting('temp_directory')"
+        ).fetchone()
+        assert limit == "244.1 MiB"
+        assert Path(folder).is_dir() and Path(folder).name.startswith("etl-test-")
+    assert not Path(folder).exists()
