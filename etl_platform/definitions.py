@@ -12,9 +12,9 @@ from etl_platform.sensors.alerts import build_alert_sensors
 from etl_platform.sources.model import load_specs
 
 specs = load_specs()
-sources = [build_source(spec) for spec in specs]
 quality_report = build_quality_report(specs)
 curated = build_curated(also=[quality_report])
+sources = [build_source(spec, curate=curated.follow_on) for spec in specs]
 freshness_checks, freshness_sensor = build_freshness(
     raw_assets={spec.name: source.raw for spec, source in zip(specs, sources, strict=True)},
     deadlines={spec.name: spec.quality.freshness_deadline_cron for spec in specs},
@@ -24,7 +24,7 @@ freshness_checks, freshness_sensor = build_freshness(
 defs = dg.Definitions(
     assets=[a for s in sources for a in s.assets] + [curated.assets, quality_report],
     asset_checks=[*freshness_checks, build_curated_pii_check(specs, curated.assets)],
-    jobs=[s.job for s in sources] + [curated.job],
+    jobs=[s.job for s in sources] + [curated.job, curated.follow_on.job],
     sensors=[s.sensor for s in sources]
     + [curated.sensor, freshness_sensor, *build_alert_sensors()],
     resources=build_resources(current_environment()),

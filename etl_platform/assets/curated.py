@@ -17,7 +17,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 from etl_platform.assets.raw import WAREHOUSE_POOL
 from etl_platform.environment import DBT_PROJECT_DIR
 from etl_platform.partitions import daily_partitions
-from etl_platform.sensors.curated import build_curated_sensor
+from etl_platform.sensors.curated import CuratedFollowOn, build_curated_sensor
 
 MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
 
@@ -65,11 +65,15 @@ def build_curated_assets(manifest: Path = MANIFEST) -> dg.AssetsDefinition:
 
 @dataclass(frozen=True)
 class CuratedDefinitions:
-    """The dbt assets, the job that builds them for a day, and the sensor that launches it."""
+    """The dbt assets, the job that builds them for a day, and the sensor that launches it.
+
+    `follow_on` lets the landing sensors build them in the ingest run instead, when they can.
+    """
 
     assets: dg.AssetsDefinition
     job: Any  # what dg.define_asset_job returns; its class is not public
     sensor: dg.SensorDefinition
+    follow_on: CuratedFollowOn
 
 
 def build_curated(also: list[dg.AssetsDefinition], manifest: Path = MANIFEST) -> CuratedDefinitions:
@@ -78,16 +82,30 @@ def build_curated(also: list[dg.AssetsDefinition], manifest: Path = MANIFEST) ->
     `also`: assets built in the same daily run (the quality report).
     """
     assets = build_curated_assets(manifest)
+    curated = dg.AssetSelection.assets(assets, *also)
     job = dg.define_asset_job(
         "build_curated",
-        selection=dg.AssetSelection.assets(assets, *also),
+        selection=curated,
         partitions_def=daily_partitions(),
         description="Build every dbt model, run its tests and report quality, for a day or range.",
     )
+    input_keys = sorted(k for k in assets.dependency_keys if k.path[0] == "staging")
     sensor = build_curated_sensor(
         job.name,
-        input_keys=sorted(k for k in assets.dependency_keys if k.path[0] == "staging"),
+        input_keys=input_keys,
         # Every build runs the whole graph, so any one model's materializations date it.
         built_key=dg.AssetKey(["curated", "fct_order_lines"]),
     )
-    return CuratedDefinitions(assets, job, sensor)
+    ingest_and_curate = dg.define_asset_job(
+        "ingest_and_curate",
+        selection=dg.AssetSelection.groups("raw", "staging", "quarantine") | curated,
+        partitions_def=daily_partitions(),
+        description="One source's day from landing to curated in one run: what its landing sensor "
+        "launches once the day's other sources are staged.",
+    )
+    follow_on = CuratedFollowOn(
+        ingest_and_curate,
+        input_keys=input_keys,
+        asset_keys=sorted([*assets.keys, *(k for a in also for k in a.keys)]),
+    )
+    return CuratedDefinitions(assets, job, sensor, follow_on)

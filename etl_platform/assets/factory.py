@@ -10,7 +10,8 @@ import dagster as dg
 from etl_platform.assets.raw import build_raw_asset, raw_key
 from etl_platform.assets.staging import build_staging_assets, quarantine_key, staging_key
 from etl_platform.partitions import daily_partitions
-from etl_platform.sensors.landing import build_landing_sensor
+from etl_platform.sensors.curated import CuratedFollowOn
+from etl_platform.sensors.landing import IngestJob, build_landing_sensor
 from etl_platform.sources.model import SourceSpec
 
 
@@ -20,8 +21,13 @@ class SourceDefinitions:
 
     raw: dg.AssetsDefinition
     staging: dg.AssetsDefinition
-    job: Any  # what dg.define_asset_job returns; its class is not public
+    ingest: IngestJob
     sensor: dg.SensorDefinition
+
+    @property
+    def job(self) -> Any:
+        """The source's ingest job (raw, staging, quarantine)."""
+        return self.ingest.job
 
     @property
     def assets(self) -> list[dg.AssetsDefinition]:
@@ -29,18 +35,23 @@ class SourceDefinitions:
         return [self.raw, self.staging]
 
 
-def build_source(spec: SourceSpec) -> SourceDefinitions:
-    """Turn a validated spec into its Dagster definitions."""
+def build_source(spec: SourceSpec, curate: CuratedFollowOn | None = None) -> SourceDefinitions:
+    """Turn a validated spec into its Dagster definitions.
+
+    `curate`: how its landing sensor builds the day's curated models in the same run, when it can.
+    """
     partitions = daily_partitions()
+    keys = [raw_key(spec), staging_key(spec), quarantine_key(spec)]
     job = dg.define_asset_job(
         name=f"ingest_{spec.name}",
-        selection=dg.AssetSelection.assets(raw_key(spec), staging_key(spec), quarantine_key(spec)),
+        selection=dg.AssetSelection.assets(*keys),
         partitions_def=partitions,
         description=f"Land, stage and quarantine one day of {spec.name}.",
     )
+    ingest = IngestJob(job, keys, staged=staging_key(spec))
     return SourceDefinitions(
         raw=build_raw_asset(spec),
         staging=build_staging_assets(spec),
-        job=job,
-        sensor=build_landing_sensor(spec, job.name, partitions),
+        ingest=ingest,
+        sensor=build_landing_sensor(spec, ingest, partitions, curate=curate),
     )

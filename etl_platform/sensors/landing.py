@@ -16,11 +16,14 @@ cursor is back to a watermark of ~200 bytes, however large the burst was.
 import hashlib
 import json
 import time
+from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 import dagster as dg
 
 from etl_platform.ingest.landing import LandingZone
+from etl_platform.sensors.curated import CuratedFollowOn
 from etl_platform.sensors.landing_cursor import DayBatch, LandingCursor, TickLimits, plan_tick
 from etl_platform.sources.model import SourceSpec
 
@@ -42,7 +45,7 @@ def contiguous(batches: list[DayBatch]) -> list[list[DayBatch]]:
     return groups
 
 
-def _run_request(source: str, group: list[DayBatch]) -> dg.RunRequest:
+def _run_request(job_name: str, source: str, group: list[DayBatch]) -> dg.RunRequest:
     """One run for consecutive days, whose run key is the files' (key, etag) digests.
 
     The assets' single-run backfill policy builds a whole range in one pass, so a burst of a
@@ -56,28 +59,46 @@ def _run_request(source: str, group: list[DayBatch]) -> dg.RunRequest:
         "etl/files_by_day": json.dumps({b.day: b.files for b in group}),
     }
     if first == last:
-        return dg.RunRequest(partition_key=first, run_key=f"{source}:{first}:{digest}", tags=tags)
+        run_key = f"{source}:{first}:{digest}"
+        return dg.RunRequest(job_name=job_name, partition_key=first, run_key=run_key, tags=tags)
     range_tags = {RANGE_START_TAG: first, RANGE_END_TAG: last}
-    return dg.RunRequest(run_key=f"{source}:{first}...{last}:{digest}", tags={**tags, **range_tags})
+    run_key = f"{source}:{first}...{last}:{digest}"
+    return dg.RunRequest(job_name=job_name, run_key=run_key, tags={**tags, **range_tags})
+
+
+@dataclass(frozen=True)
+class IngestJob:
+    """The job a landing sensor runs, and the keys it builds (the curated input among them)."""
+
+    job: Any  # what dg.define_asset_job returns; its class is not public
+    keys: list[dg.AssetKey]
+    staged: dg.AssetKey
 
 
 def build_landing_sensor(
     spec: SourceSpec,
-    job_name: str,
+    ingest: IngestJob,
     partitions: dg.PartitionsDefinition,
     limits: TickLimits | None = None,
+    curate: CuratedFollowOn | None = None,
 ) -> dg.SensorDefinition:
-    """A sensor requesting one run of the job per daily partition that received new files."""
+    """A sensor requesting one run of the job per daily partition that received new files.
+
+    With `curate`, a day whose other curated inputs are staged gets its curated models built in
+    the same run.
+    """
     tick_limits = limits or TickLimits()
+    job_name = ingest.job.name
 
     @dg.sensor(
         name=f"{spec.name}_landing_sensor",
-        job_name=job_name,
+        jobs=[ingest.job, curate.job] if curate else [ingest.job],
         # A tick is one listing, bounded by the tick limits (measured p50 0.6 s), so ticking at
         # the daemon's 5 s loop is cheap; at 15 s a landed file waited up to 15 s for it.
         minimum_interval_seconds=5,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description=f"Runs {job_name} for each day that new {spec.name} files landed in.",
+        description=f"Runs {job_name} for each day that new {spec.name} files landed in"
+        + (f", or {curate.job.name} when the day's other sources are staged." if curate else "."),
     )
     def _sensor(context: dg.SensorEvaluationContext, landing: LandingZone) -> dg.SensorResult:
         tick = plan_tick(
@@ -96,7 +117,11 @@ def build_landing_sensor(
             context.log.warning(f"{f.key}: day {f.partition_key} is outside the partitions")
         for f in tick.waiting:
             context.log.info(f"{f.key}: day {f.partition_key} waits until it is a partition")
-        requests = [_run_request(spec.name, group) for group in contiguous(tick.batches)]
+        requests = [_run_request(job_name, spec.name, g) for g in contiguous(tick.batches)]
+        if curate:
+            requests = [
+                curate.extend(context.instance, r, ingest.keys, ingest.staged) for r in requests
+            ]
         cursor = tick.cursor.dumps()
         if not requests:
             return dg.SensorResult(skip_reason=f"no new {spec.name} files to run", cursor=cursor)

@@ -40,17 +40,20 @@ def test_two_files_reach_curated_and_every_part_of_the_floor_is_reported(tmp_pat
     assert result["files"] == FILES and len(result["detail"]) == FILES
     assert set(result["latency_s"]) == {"n", "p50", "p95", "max"}
     assert result["latency_s"]["n"] == FILES and result["latency_s"]["p50"] > 0
+    # The day's other sources are staged before the timed files land: each file's own run
+    # builds it to curated, with no curated sensor wait or second launch.
+    assert result["files_in_one_run"] == FILES
     for part in (
         "landing_sensor_wait_s",
         "ingest_queue_launch_s",
         "ingest_start_to_first_step_s",
         "raw_step_s",
         "staging_step_s",
-        "staged_to_curated_tick_s",
-        "curated_queue_launch_s",
-        "curated_run_s",
+        "staged_to_visible_s",
     ):
         assert result["floor"][part]["n"] == FILES, part
+    for part in ("staged_to_curated_tick_s", "curated_queue_launch_s", "curated_run_s"):
+        assert result["floor"][part]["n"] == 0, part
     assert {"orders_landing_sensor", "curated_sensor"} <= set(result["sensor_tick_s"])
     home = str(tmp_path / "platform" / "dagster_home")
     assert processes_with("DAGSTER_HOME", home) == []  # the daemon and its runs are gone

@@ -1,7 +1,10 @@
 import dagster as dg
+from dagster._core.events import DagsterEvent, DagsterEventType, StepMaterializationData
+from dagster._core.test_utils import create_run_for_test
 
 from etl_platform.definitions import defs
-from etl_platform.sensors.curated import stale_days
+from etl_platform.ingest.landing import LocalLandingZone
+from etl_platform.sensors.curated import CURATES_TAG, stale_days
 
 SOURCES = ("customers", "orders", "payments", "products")
 BUILT = dg.AssetKey(["curated", "fct_order_lines"])
@@ -43,3 +46,102 @@ def test_stale_days_are_the_complete_days_newer_than_their_build_oldest_first():
     assert stale_days(inputs, built={}) == ["d1", "d2"]
     assert stale_days(inputs, built={}, limit=1) == ["d1"]
     assert stale_days([], built={}) == []
+
+
+def materialize_in(instance, run, key: dg.AssetKey, day: str, **metadata) -> None:
+    """A materialization written by `run`, as its step would write it."""
+    materialization = dg.AssetMaterialization(asset_key=key, partition=day, metadata=metadata)
+    event = DagsterEvent(
+        event_type_value=DagsterEventType.ASSET_MATERIALIZATION.value,
+        job_name=run.job_name,
+        event_specific_data=StepMaterializationData(materialization),
+    )
+    instance.report_dagster_event(event, run_id=run.run_id)
+
+
+def land_order_file(root, day: str) -> LocalLandingZone:
+    path = root / "orders" / day / "orders_0001.csv"
+    path.parent.mkdir(parents=True)
+    path.write_text("order_id\nORD-00000001\n")
+    return LocalLandingZone(root=str(root))
+
+
+def landing_requests(instance, landing) -> list[dg.RunRequest]:
+    sensor = defs.resolve_sensor_def("orders_landing_sensor")
+    context = dg.build_sensor_context(instance=instance, resources={"landing": landing})
+    return list(sensor(context).run_requests or [])
+
+
+def test_a_file_whose_days_other_sources_are_staged_is_built_to_curated_in_its_own_run(tmp_path):
+    day = "2026-11-01"
+    landing = land_order_file(tmp_path, day)
+    with dg.DagsterInstance.ephemeral() as instance:
+        for source in ("customers", "payments"):
+            materialize(instance, dg.AssetKey(["staging", source]), day)
+        (alone,) = landing_requests(instance, landing)  # products is not staged for the day
+        assert alone.job_name == "ingest_orders" and alone.asset_selection is None
+        assert CURATES_TAG not in alone.tags
+
+        materialize(instance, dg.AssetKey(["staging", "products"]), day)
+        (through,) = landing_requests(instance, landing)
+    assert through.job_name == "ingest_and_curate" and through.partition_key == day
+    assert through.tags[CURATES_TAG] == "true"
+    assert through.run_key == alone.run_key  # the same files, whichever job runs them
+    selected = set(through.asset_selection)
+    assert {dg.AssetKey(["raw", "orders"]), dg.AssetKey(["quarantine", "orders"])} <= selected
+    assert {BUILT, dg.AssetKey(["quality", "report"])} <= selected
+    assert dg.AssetKey(["staging", "payments"]) not in selected  # only what this file changes
+    job = defs.resolve_job_def("ingest_and_curate")
+    assert selected <= set(job.asset_layer.executable_asset_keys)
+
+
+def test_a_day_another_source_failed_a_blocking_check_on_is_only_ingested(tmp_path):
+    day = "2026-11-01"
+    landing = land_order_file(tmp_path, day)
+    with dg.DagsterInstance.ephemeral() as instance:
+        for source in ("customers", "payments"):
+            materialize(instance, dg.AssetKey(["staging", source]), day)
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(
+                asset_key=dg.AssetKey(["staging", "products"]),
+                partition=day,
+                metadata={"blocking_checks_failed": dg.MetadataValue.json(["quarantine_rate"])},
+            )
+        )
+        (request,) = landing_requests(instance, landing)
+    assert request.job_name == "ingest_orders"
+
+
+def test_a_day_being_curated_by_its_ingest_run_is_left_to_it_then_caught_if_it_did_not():
+    day = "2026-11-01"
+    with dg.DagsterInstance.ephemeral() as instance:
+        for source in ("customers", "payments", "products"):
+            materialize(instance, dg.AssetKey(["staging", source]), day)
+        materialize(instance, BUILT, day)
+        running = create_run_for_test(
+            instance,
+            job_name="ingest_and_curate",
+            status=dg.DagsterRunStatus.STARTED,
+            tags={CURATES_TAG: "true"},
+        )
+        materialize_in(instance, running, dg.AssetKey(["staging", "orders"]), day)
+        assert evaluate(instance) == []  # its curated step comes next, in the same run
+
+        # The run ended without building curated (its dbt step failed): the sensor takes over.
+        instance.handle_run_event(
+            running.run_id,
+            DagsterEvent(DagsterEventType.RUN_FAILURE.value, job_name=running.job_name),
+        )
+        assert [r.partition_key for r in evaluate(instance)] == [day]
+
+
+def test_an_ingest_only_run_in_flight_does_not_hold_the_curated_build_back():
+    day = "2026-11-01"
+    with dg.DagsterInstance.ephemeral() as instance:
+        for source in ("customers", "payments", "products"):
+            materialize(instance, dg.AssetKey(["staging", source]), day)
+        running = create_run_for_test(
+            instance, job_name="ingest_orders", status=dg.DagsterRunStatus.STARTED
+        )
+        materialize_in(instance, running, dg.AssetKey(["staging", "orders"]), day)
+        assert [r.partition_key for r in evaluate(instance)] == [day]

@@ -13,7 +13,8 @@ from etl_platform.sensors.landing_cursor import LandingCursor, TickLimits, plan_
 from etl_platform.sources.model import SPEC_DIR, load_spec
 
 ORDERS = load_spec(SPEC_DIR / "orders.yaml")
-SENSOR = build_source(ORDERS).sensor
+SOURCE = build_source(ORDERS)
+SENSOR = SOURCE.sensor
 SECOND = 10**9
 MINUTE = 60 * SECOND
 
@@ -41,7 +42,7 @@ def evaluate(sensor, instance, landing, cursor):
 
 def sensor_with(partitions=None, **limits):
     return build_landing_sensor(
-        ORDERS, "ingest_orders", partitions or daily_partitions(), TickLimits(**limits)
+        ORDERS, SOURCE.ingest, partitions or daily_partitions(), TickLimits(**limits)
     )
 
 
