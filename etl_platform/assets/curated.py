@@ -4,7 +4,6 @@ The manifest is prepared ahead (`make manifest` runs `dbt parse`): parsing dbt a
 seconds to every definitions load, sensor tick and run start.
 """
 
-import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -12,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, dbt_assets
 
 from etl_platform.assets.raw import WAREHOUSE_POOL
 from etl_platform.environment import DBT_PROJECT_DIR
+from etl_platform.io.dbt_cli import InstalledDbtCliResource
 from etl_platform.partitions import daily_partitions
 from etl_platform.sensors.curated import CuratedFollowOn, build_curated_sensor
 
@@ -52,13 +52,17 @@ def build_curated_assets(manifest: Path = MANIFEST) -> dg.AssetsDefinition:
         backfill_policy=dg.BackfillPolicy.single_run(),
         pool=WAREHOUSE_POOL,
     )
-    def curated_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+    def curated_models(
+        context: dg.AssetExecutionContext, dbt: InstalledDbtCliResource
+    ) -> Iterator[Any]:
         window = context.partition_time_window
         dates = {
-            "min_date": window.start.date().isoformat(),
-            "max_date": (window.end - timedelta(days=1)).date().isoformat(),
+            "ETL_MIN_DATE": window.start.date().isoformat(),
+            "ETL_MAX_DATE": (window.end - timedelta(days=1)).date().isoformat(),
         }
-        yield from dbt.cli(["build", "--vars", json.dumps(dates)], context=context).stream()
+        invocation = dbt.cli_in_env(["build"], dates, context=context)
+        yield from invocation.stream()
+        dbt.keep_parse_state(invocation)
 
     return curated_models
 

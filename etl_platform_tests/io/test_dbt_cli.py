@@ -1,7 +1,10 @@
+import os
 import re
+import shutil
 import subprocess
 
-from etl_platform.environment import DBT_EXECUTABLE, local_resources
+from etl_platform.environment import DBT_EXECUTABLE, DBT_PROJECT_DIR, local_resources
+from etl_platform.io.dbt_cli import InstalledDbtCliResource
 
 
 def test_the_dbt_resource_knows_the_version_the_dbt_executable_reports(tmp_path):
@@ -12,3 +15,29 @@ def test_the_dbt_resource_knows_the_version_the_dbt_executable_reports(tmp_path)
     assert installed is not None, printed
     resource = local_resources(tmp_path)["dbt"]
     assert str(resource._cli_version) == installed.group(1)
+
+
+def test_a_new_window_reuses_the_parse_state_the_previous_run_kept(tmp_path):
+    project = tmp_path / "dbt_project"
+    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    dbt = InstalledDbtCliResource(
+        project_dir=str(project),
+        profiles_dir=str(project),
+        target="local",
+        dbt_executable=DBT_EXECUTABLE,
+    )
+    env = {"ETL_DATA_DIR": str(tmp_path)}
+
+    def parse(day: str) -> str:
+        window = {**env, "ETL_MIN_DATE": day, "ETL_MAX_DATE": day}
+        invocation = dbt.cli_in_env(["parse"], window)
+        invocation.wait()
+        dbt.keep_parse_state(invocation)
+        return (invocation.target_path / "dbt.log").read_text()
+
+    first = parse("2026-11-01")
+    assert "Unable to do partial parsing" in first  # nothing kept yet: a full parse
+    second = parse("2026-11-02")
+    assert "Unable to do partial parsing" not in second, second
+    assert (project / "target" / "partial_parse.msgpack").exists()
+    assert "ETL_MIN_DATE" not in os.environ  # the window went to dbt, not to this process
