@@ -68,7 +68,8 @@ def _breakdown(
         "latency_s": round(visible.timestamp - landed, 3),
         "to_curated_run_end_s": round(curated.ended - landed, 3),
         "one_run": one_run,
-        "landing_sensor_wait_s": round(landing_tick.start - landed, 3)
+        # Zero when the tick that listed the file had started before it landed.
+        "landing_sensor_wait_s": round(max(0.0, landing_tick.start - landed), 3)
         if landing_tick
         else math.nan,
         "landing_tick_s": round(landing_tick.end - landing_tick.start, 3)

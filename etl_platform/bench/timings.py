@@ -113,12 +113,22 @@ class Tick:
     run_ids: tuple[str, ...]
 
 
+# How long before a moment a tick may have started and still have ended after it.
+TICK_LOOKBACK_S = 60.0
+
+
 def sensor_ticks(instance: dg.DagsterInstance, since: float) -> list[Tick]:
-    """Every finished sensor tick since a moment, oldest first."""
+    """Every sensor tick that ended after a moment, oldest first.
+
+    By its end, not its start: a tick that started just before a file landed can still list it
+    (a tick that submits a run takes 3-7 s, most of it writing the run's planned events).
+    """
     ticks: list[Tick] = []
     for state in instance.all_instigator_state():
-        for tick in instance.get_ticks(state.instigator_origin_id, state.selector_id, after=since):
-            if tick.end_timestamp is not None:
+        for tick in instance.get_ticks(
+            state.instigator_origin_id, state.selector_id, after=since - TICK_LOOKBACK_S
+        ):
+            if tick.end_timestamp is not None and tick.end_timestamp >= since:
                 ticks.append(
                     Tick(
                         state.instigator_name,
