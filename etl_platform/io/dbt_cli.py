@@ -71,7 +71,9 @@ class InstalledDbtCliResource(DbtCliResource):
         produced = Path(invocation.target_path) / PARTIAL_PARSE
         if not produced.exists():
             return
-        kept = Path(self.project_dir) / "target" / PARTIAL_PARSE
+        # Where dagster-dbt seeds invocations from: DBT_TARGET_PATH, else the project's target/.
+        kept = Path(self.project_dir) / os.environ.get("DBT_TARGET_PATH", "target") / PARTIAL_PARSE
+        kept.parent.mkdir(parents=True, exist_ok=True)
         staging = kept.with_name(f".{PARTIAL_PARSE}.{os.getpid()}")
         shutil.copyfile(produced, staging)
         os.replace(staging, kept)
