@@ -63,7 +63,11 @@ def _breakdown(
     landing_tick = requesting_tick(ticks, ingest.run_id)
     staged = ingest.materialized.get(STAGED_KEY, ingest.ended)
     curated_tick = None if one_run else requesting_tick(ticks, curated.run_id)
-    second_run = math.nan if one_run else 0.0
+
+    def second_run(seconds: float) -> float:
+        """A part of a curated run launched after the ingest run: none when there was one run."""
+        return math.nan if one_run else round(seconds, 3)
+
     return {
         "latency_s": round(visible.timestamp - landed, 3),
         "to_curated_run_end_s": round(curated.ended - landed, 3),
@@ -80,6 +84,7 @@ def _breakdown(
         "ingest_start_to_first_step_s": round(ingest.start_to_first_step_s, 3),
         "raw_step_s": round(_sum_steps(ingest, "raw"), 3),
         "staging_step_s": round(_sum_steps(ingest, "stage"), 3),
+        "ingest_run_s": round(ingest.ended - ingest.started, 3),
         # The curated sensor sees the staging materialization, which comes before the run ends.
         "staged_to_curated_tick_s": round(curated_tick.start - staged, 3)
         if curated_tick
@@ -87,12 +92,13 @@ def _breakdown(
         "curated_tick_s": round(curated_tick.end - curated_tick.start, 3)
         if curated_tick
         else math.nan,
-        "staged_to_curated_run_created_s": round(curated.created - staged, 3) + second_run,
-        "curated_queue_launch_s": round(curated.queue_launch_s, 3) + second_run,
-        "curated_start_to_first_step_s": round(curated.start_to_first_step_s, 3) + second_run,
+        "staged_to_curated_run_created_s": second_run(curated.created - staged),
+        "curated_queue_launch_s": second_run(curated.queue_launch_s),
+        "curated_start_to_first_step_s": second_run(curated.start_to_first_step_s),
+        "curated_start_to_visible_s": second_run(visible.timestamp - curated.started),
         # dbt's start, its models and tests before the fact table: in either shape.
         "staged_to_visible_s": round(visible.timestamp - staged, 3),
-        "curated_run_s": round(curated.ended - curated.started, 3) + second_run,
+        "curated_run_s": second_run(curated.ended - curated.started),
         "ingest": ingest.as_dict(),
         "curated": curated.as_dict(),
     }
