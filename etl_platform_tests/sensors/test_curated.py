@@ -10,8 +10,15 @@ SOURCES = ("customers", "orders", "payments", "products")
 BUILT = dg.AssetKey(["curated", "fct_order_lines"])
 
 
-def materialize(instance: dg.DagsterInstance, key: dg.AssetKey, day: str) -> None:
-    instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=key, partition=day))
+def materialize(instance: dg.DagsterInstance, key: dg.AssetKey, day: str, **metadata) -> None:
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(asset_key=key, partition=day, metadata=metadata)
+    )
+
+
+def stage(instance: dg.DagsterInstance, day: str, *sources: str) -> None:
+    for source in sources:
+        materialize(instance, dg.AssetKey(["staging", source]), day)
 
 
 def evaluate(instance: dg.DagsterInstance) -> list[dg.RunRequest]:
@@ -76,13 +83,12 @@ def test_a_file_whose_days_other_sources_are_staged_is_built_to_curated_in_its_o
     day = "2026-11-01"
     landing = land_order_file(tmp_path, day)
     with dg.DagsterInstance.ephemeral() as instance:
-        for source in ("customers", "payments"):
-            materialize(instance, dg.AssetKey(["staging", source]), day)
+        stage(instance, day, "customers", "payments")
         (alone,) = landing_requests(instance, landing)  # products is not staged for the day
         assert alone.job_name == "ingest_orders" and alone.asset_selection is None
         assert CURATES_TAG not in alone.tags
 
-        materialize(instance, dg.AssetKey(["staging", "products"]), day)
+        stage(instance, day, "products")
         (through,) = landing_requests(instance, landing)
     assert through.job_name == "ingest_and_curate" and through.partition_key == day
     assert through.tags[CURATES_TAG] == "true"
@@ -99,14 +105,10 @@ def test_a_day_another_source_failed_a_blocking_check_on_is_only_ingested(tmp_pa
     day = "2026-11-01"
     landing = land_order_file(tmp_path, day)
     with dg.DagsterInstance.ephemeral() as instance:
-        for source in ("customers", "payments"):
-            materialize(instance, dg.AssetKey(["staging", source]), day)
-        instance.report_runless_asset_event(
-            dg.AssetMaterialization(
-                asset_key=dg.AssetKey(["staging", "products"]),
-                partition=day,
-                metadata={"blocking_checks_failed": dg.MetadataValue.json(["quarantine_rate"])},
-            )
+        stage(instance, day, "customers", "payments")
+        failed = dg.MetadataValue.json(["quarantine_rate"])
+        materialize(
+            instance, dg.AssetKey(["staging", "products"]), day, blocking_checks_failed=failed
         )
         (request,) = landing_requests(instance, landing)
     assert request.job_name == "ingest_orders"
@@ -115,8 +117,7 @@ def test_a_day_another_source_failed_a_blocking_check_on_is_only_ingested(tmp_pa
 def test_a_day_being_curated_by_its_ingest_run_is_left_to_it_then_caught_if_it_did_not():
     day = "2026-11-01"
     with dg.DagsterInstance.ephemeral() as instance:
-        for source in ("customers", "payments", "products"):
-            materialize(instance, dg.AssetKey(["staging", source]), day)
+        stage(instance, day, "customers", "payments", "products")
         materialize(instance, BUILT, day)
         running = create_run_for_test(
             instance,
@@ -138,8 +139,7 @@ def test_a_day_being_curated_by_its_ingest_run_is_left_to_it_then_caught_if_it_d
 def test_an_ingest_only_run_in_flight_does_not_hold_the_curated_build_back():
     day = "2026-11-01"
     with dg.DagsterInstance.ephemeral() as instance:
-        for source in ("customers", "payments", "products"):
-            materialize(instance, dg.AssetKey(["staging", source]), day)
+        stage(instance, day, "customers", "payments", "products")
         running = create_run_for_test(
             instance, job_name="ingest_orders", status=dg.DagsterRunStatus.STARTED
         )
