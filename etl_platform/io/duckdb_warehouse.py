@@ -50,6 +50,26 @@ def scratch_connection(prefix: str) -> Iterator[duckdb.DuckDBPyConnection]:
             con.close()
 
 
+_UNITS = {"bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40, "PiB": 2**50}
+
+
+def share_memory_limit(con: duckdb.DuckDBPyConnection, fraction: float) -> None:
+    """Hold `con` to `fraction` of its current memory limit, evicting what no longer fits.
+
+    For a connection that stays open while another connection of the same step works under
+    its own limit. DuckDB reports the limit normalized (`"488.2 MiB"`), whatever its setting's
+    spelling.
+    """
+    ((setting,),) = con.execute("SELECT current_setting('memory_limit')").fetchall()
+    value, unit = setting.split()
+    con.execute(f"SET memory_limit = '{int(float(value) * _UNITS[unit] * fraction)}B'")
+
+
+# An insert caches the blocks it writes; the rest of the step's budget belongs to whatever
+# produces the rows it streams (a staging step's scratch database).
+INSERT_SHARE = 0.5
+
+
 class DuckDBWarehouse(Warehouse):
     """A DuckDB database file; every caller gets a short-lived connection.
 
@@ -85,6 +105,7 @@ class DuckDBWarehouse(Warehouse):
         target = table_name(schema, table)
         checked_columns(data)
         with self.connect() as con:
+            share_memory_limit(con, INSERT_SHARE)
             # The shape alone answers DDL questions; a stream can be scanned only once.
             con.register("_shape", data.schema.empty_table())
             con.register("_incoming", data)

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
-from etl_platform.io.duckdb_warehouse import scratch_connection
+from etl_platform.io.duckdb_warehouse import scratch_connection, share_memory_limit
 from etl_platform.io.sql import quote, sql_string
 from etl_platform.quality.contract import duplicate_keys_sql
 from etl_platform.quality.reasons import Reason
@@ -408,6 +408,23 @@ def register_raw(con: duckdb.DuckDBPyConnection, raw: ds.Dataset | pa.Table) -> 
     )
 
 
+# The scratch database's share of the step's memory once its tables are built: the warehouse
+# connection writing the rows out holds `ETL_STAGING_MEMORY` of its own meanwhile.
+READ_SHARE = 0.5
+
+
+def _release_build(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop what only the build and its accounting read, and shrink the scratch cache.
+
+    From here on the scratch database only serves reads while the warehouse writes the rows out;
+    two full caches alive at once made staging's peak (measured at 10 M rows: 1.6 GB while
+    writing against 1.05 GB while building; 1.18 GB with both connections at half).
+    """
+    con.execute("DROP TABLE typed")
+    con.execute("DROP TABLE shared_keys")
+    share_memory_limit(con, READ_SHARE)
+
+
 @contextmanager
 def open_staging(
     raw: ds.Dataset | pa.Table,
@@ -425,6 +442,7 @@ def open_staging(
         staging = Staging(con, spec, pii_key)
         staging.stats = balanced_stats(con.execute(_ACCOUNTING_SQL).fetchall(), partition_keys)
         staging.rule_warnings = _rule_warnings(con, spec)
+        _release_build(con)
         yield staging
 
 

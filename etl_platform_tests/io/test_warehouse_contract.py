@@ -14,7 +14,7 @@ import pytest
 from etl_platform.environment import local_resources
 from etl_platform.ingest import ledger
 from etl_platform.ingest.landing import LandedFile
-from etl_platform.io.duckdb_warehouse import scratch_connection
+from etl_platform.io.duckdb_warehouse import scratch_connection, share_memory_limit
 from etl_platform.io.postgres_warehouse import COPY_BATCH_ROWS
 from etl_platform.io.warehouse import Warehouse, WarehouseIOManager
 
@@ -245,3 +245,11 @@ def test_a_scratch_duckdb_is_bounded_and_spills_to_a_folder_it_removes(monkeypat
         assert limit == "244.1 MiB"
         assert Path(folder).is_dir() and Path(folder).name.startswith("etl-test-")
     assert not Path(folder).exists()
+
+
+@pytest.mark.parametrize(("setting", "half"), [("256MB", "122.0 MiB"), ("3GiB", "1.5 GiB")])
+def test_a_connection_can_be_held_to_a_share_of_its_limit(setting, half):
+    con = duckdb.connect()
+    con.execute(f"SET memory_limit = '{setting}'")
+    share_memory_limit(con, 0.5)
+    assert con.execute("SELECT current_setting('memory_limit')").fetchone() == (half,)

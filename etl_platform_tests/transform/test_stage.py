@@ -241,3 +241,31 @@ def test_a_warn_rule_stages_the_row_and_counts_it():
     result = run(rows, spec=spec)
     assert result.staged.num_rows == 2
     assert result.rule_warnings == {DAY: {"small": 1}}
+
+
+def many_orders(n: int) -> pa.Table:
+    """`n` raw order lines over one file: every 7th an exact copy of the one before, every
+    13th a negative quantity, so dedup and quarantine both have work."""
+    ids = [f"ORD-{i - (i % 7 == 0):08d}" for i in range(1, n + 1)]
+    columns = {name: pa.array([value] * n) for name, value in GOOD.items()}
+    columns["order_id"] = pa.array(ids)
+    columns["quantity"] = pa.array(["-1" if i % 13 == 0 else "2" for i in range(1, n + 1)])
+    table = raw_table([GOOD])
+    return pa.table(
+        {
+            **columns,
+            "_source_line": pa.array(range(2, n + 2), pa.int64()),
+            **{name: pa.repeat(table[name][0], n) for name in table.schema.names[-4:]},
+        }
+    )
+
+
+def test_a_budget_small_enough_to_spill_stages_the_same_rows(monkeypatch):
+    raw = many_orders(300_000)
+    roomy = stage(raw, ORDERS, [DAY], KEY, "Asia/Kolkata")
+    monkeypatch.setenv("ETL_STAGING_MEMORY", "64MB")  # the reads run at half of it
+    tight = stage(raw, ORDERS, [DAY], KEY, "Asia/Kolkata")
+    assert tight.stats == roomy.stats and tight.stats[DAY].balanced
+    assert tight.staged.num_rows > 200_000 and tight.quarantined.num_rows > 20_000
+    assert tight.staged.equals(roomy.staged)
+    assert tight.quarantined.equals(roomy.quarantined)
