@@ -408,8 +408,8 @@ def register_raw(con: duckdb.DuckDBPyConnection, raw: ds.Dataset | pa.Table) -> 
     )
 
 
-# The scratch database's share of the step's memory once its tables are built: the warehouse
-# connection writing the rows out holds `ETL_STAGING_MEMORY` of its own meanwhile.
+# The scratch database's share of `ETL_STAGING_MEMORY` once its tables are built: the warehouse
+# connection writing the rows out meanwhile holds the other half (its `INSERT_SHARE`).
 READ_SHARE = 0.5
 
 
