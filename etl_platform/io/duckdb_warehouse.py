@@ -24,11 +24,11 @@ from etl_platform.io.warehouse import (
 )
 
 # What each of the platform's DuckDB connections holds before spilling (`ETL_STAGING_MEMORY`).
-DEFAULT_MEMORY_LIMIT = "512MB"
+DEFAULT_MEMORY_LIMIT = "384MB"
 
 
 def memory_limit() -> str:
-    """`ETL_STAGING_MEMORY`, default 512 MB: DuckDB's own default is 80 % of the machine."""
+    """`ETL_STAGING_MEMORY`, default 384 MB: DuckDB's own default is 80 % of the machine."""
     return os.environ.get("ETL_STAGING_MEMORY", DEFAULT_MEMORY_LIMIT)
 
 
@@ -65,9 +65,10 @@ def share_memory_limit(con: duckdb.DuckDBPyConnection, fraction: float) -> None:
     con.execute(f"SET memory_limit = '{int(float(value) * _UNITS[unit] * fraction)}B'")
 
 
-# An insert caches the blocks it writes; the rest of the step's budget belongs to whatever
-# produces the rows it streams (a staging step's scratch database).
-INSERT_SHARE = 0.5
+# An insert only needs the row groups it is writing; the rest of the step's budget belongs to
+# whatever produces the rows it streams (a staging step's scratch database). Measured on a 10 M-row
+# staging: the write's peak 1,170 MB at half, 1,021 MB at an eighth, in about the same seconds.
+INSERT_SHARE = 0.125
 
 
 class DuckDBWarehouse(Warehouse):

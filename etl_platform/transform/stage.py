@@ -411,8 +411,8 @@ def register_raw(con: duckdb.DuckDBPyConnection, raw: ds.Dataset | pa.Table) -> 
 def _release_build(con: duckdb.DuckDBPyConnection) -> None:
     """Drop the tables only the build and its accounting read: their blocks are free for the reads.
 
-    The scratch database keeps its whole limit for the reads: the quarantine read (rejects
-    joined back to raw) ran out of memory at 20 M rows when held to half of 512 MB.
+    The scratch database keeps its whole limit for the reads, among them the quarantine read,
+    which joins the rejected rows back to raw.
     """
     con.execute("DROP TABLE typed")
     con.execute("DROP TABLE shared_keys")
