@@ -11,10 +11,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from etl_platform.environment import local_resources
+from etl_platform.environment import DBT_PROJECT_DIR, local_resources
 from etl_platform.ingest import ledger
 from etl_platform.ingest.landing import LandedFile
-from etl_platform.io.duckdb_warehouse import scratch_connection, share_memory_limit
+from etl_platform.io.duckdb_warehouse import (
+    DEFAULT_MEMORY_LIMIT,
+    scratch_connection,
+    share_memory_limit,
+)
 from etl_platform.io.postgres_warehouse import COPY_BATCH_ROWS
 from etl_platform.io.warehouse import Warehouse, WarehouseIOManager
 
@@ -234,6 +238,11 @@ def test_the_local_warehouse_connections_hold_the_platform_memory_limit(tmp_path
     with local_resources(tmp_path)["warehouse"].connect() as con:
         ((limit,),) = con.execute("SELECT current_setting('memory_limit')").fetchall()
     assert limit == "244.1 MiB"  # DuckDB reports 256 MB in MiB
+
+
+def test_dbt_defaults_to_the_platform_memory_limit():
+    profiles = (DBT_PROJECT_DIR / "profiles.yml").read_text()
+    assert f"env_var('ETL_STAGING_MEMORY', '{DEFAULT_MEMORY_LIMIT}')" in profiles
 
 
 def test_a_scratch_duckdb_is_bounded_and_spills_to_a_folder_it_removes(monkeypatch):
