@@ -35,10 +35,7 @@ def test_lake_files_are_written_in_row_groups_a_reader_can_hold(tmp_path, monkey
         ).success
 
     files = DeltaTable(str(tmp_path / "lake" / "raw" / "wide")).file_uris()
-    groups = [
-        pq.ParquetFile(f).metadata.row_group(i).num_rows
-        for f in files
-        for i in range(pq.ParquetFile(f).metadata.num_row_groups)
-    ]
+    footers = [pq.ParquetFile(f).metadata for f in files]
+    groups = [m.row_group(i).num_rows for m in footers for i in range(m.num_row_groups)]
     assert sum(groups) == ROWS
     assert max(groups) == 1_000 and len(groups) == 5
