@@ -20,11 +20,18 @@ order_lines as (
 
 ),
 
--- Every order ever seen, so that an order outside the window is not mistaken for a payment
--- without an order.
+-- The orders of other days, so that an order outside the window is not mistaken for a payment
+-- without an order. The window's own orders are already in order_lines: looking them up again
+-- made a 10 M-line range build read and deduplicate every line twice (8.2 s to 6.2 s measured).
 known_orders as (
 
     select distinct order_id from {{ ref('fct_order_lines') }}
+
+    {% if is_incremental() %}
+    where not ({{ partition_window('order_date') }})
+    {% else %}
+    where false
+    {% endif %}
 
 ),
 
