@@ -135,12 +135,14 @@ def build_staging_assets(spec: SourceSpec) -> dg.AssetsDefinition:
             )
             outcomes = evaluate(spec, days, raw, staging, audit, history)
             _record_days(context, spec, staging.stats, outcomes)
-            yield dg.Output(
-                staging.staged(),
-                output_name="staged",
-                # Identifiers found in free-text columns and replaced by tokens, over the run.
-                metadata={"run_pii_scrubbed": dg.MetadataValue.json(dict(scrubbed))},
-            )
+            # Dagster writes an output before it resumes the step, so the block spans the write.
+            with staging.writing():
+                yield dg.Output(
+                    staging.staged(),
+                    output_name="staged",
+                    # Identifiers found in free-text columns and replaced by tokens, over the run.
+                    metadata={"run_pii_scrubbed": dg.MetadataValue.json(dict(scrubbed))},
+                )
             yield dg.Output(staging.quarantined(), output_name="quarantined")
         yield from check_results(spec, staging_key(spec), outcomes)
 

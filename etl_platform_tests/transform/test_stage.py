@@ -3,7 +3,7 @@ import pytest
 
 from etl_platform.sources.model import SPEC_DIR, Rule, load_spec
 from etl_platform.transform.pii import hmac_token
-from etl_platform.transform.stage import stage
+from etl_platform.transform.stage import open_staging, stage
 
 ORDERS = load_spec(SPEC_DIR / "orders.yaml")
 CUSTOMERS = load_spec(SPEC_DIR / "customers.yaml")
@@ -269,3 +269,24 @@ def test_a_budget_small_enough_to_spill_stages_the_same_rows(monkeypatch):
     assert tight.staged.num_rows > 400_000 and tight.quarantined.num_rows > 40_000
     assert tight.staged.equals(roomy.staged)
     assert tight.quarantined.equals(roomy.quarantined)
+
+
+def _limit(con) -> str:
+    return con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+
+
+def test_while_its_rows_are_written_the_scratch_database_leaves_the_insert_its_share(
+    monkeypatch,
+):
+    monkeypatch.setenv("ETL_STAGING_MEMORY", "400MB")
+    with open_staging(raw_table([GOOD]), ORDERS, [DAY], KEY, "Asia/Kolkata") as staging:
+        con = staging._con
+        before = _limit(con)
+        with staging.writing():
+            during = _limit(con)
+            staged = staging.staged().read_all()
+        after = _limit(con)
+        quarantined = staging.quarantined().read_all()
+    # DuckDB reports limits in MiB: 400 MB is 381.4 MiB, a quarter of it 95.3 MiB.
+    assert (before, during, after) == ("381.4 MiB", "95.3 MiB", "381.4 MiB")
+    assert staged.num_rows == 1 and quarantined.num_rows == 0
