@@ -233,11 +233,13 @@ def test_ledger_hands_back_the_hash_of_an_unchanged_file_only(warehouse):
     assert ledger.known_hashes(warehouse, "customers", [same]) == {}
 
 
-def test_the_local_warehouse_connections_hold_the_platform_memory_limit(tmp_path, monkeypatch):
+def test_the_local_warehouse_connections_hold_a_third_of_the_platform_memory_limit(
+    tmp_path, monkeypatch
+):
     monkeypatch.setenv("ETL_STAGING_MEMORY", "256MB")
     with local_resources(tmp_path)["warehouse"].connect() as con:
         ((limit,),) = con.execute("SELECT current_setting('memory_limit')").fetchall()
-    assert limit == "244.1 MiB"  # DuckDB reports 256 MB in MiB
+    assert limit == "81.3 MiB"  # DuckDB reports a third of 256 MB in MiB
 
 
 def test_dbt_defaults_to_the_platform_memory_limit():
