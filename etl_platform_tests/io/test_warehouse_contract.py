@@ -10,6 +10,7 @@ import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+import yaml
 
 from etl_platform.environment import DBT_PROJECT_DIR, local_resources
 from etl_platform.ingest import ledger
@@ -242,9 +243,11 @@ def test_the_local_warehouse_connections_hold_a_third_of_the_platform_memory_lim
     assert limit == "81.3 MiB"  # DuckDB reports a third of 256 MB in MiB
 
 
-def test_dbt_defaults_to_the_platform_memory_limit():
-    profiles = (DBT_PROJECT_DIR / "profiles.yml").read_text()
-    assert f"env_var('ETL_STAGING_MEMORY', '{DEFAULT_MEMORY_LIMIT}')" in profiles
+def test_dbt_holds_less_than_a_staging_step_by_default():
+    profiles = yaml.safe_load((DBT_PROJECT_DIR / "profiles.yml").read_text())
+    limit = profiles["etl_platform"]["outputs"]["local"]["settings"]["memory_limit"]
+    assert limit == "{{ env_var('ETL_DBT_MEMORY', '256MB') }}"
+    assert int(DEFAULT_MEMORY_LIMIT.removesuffix("MB")) > 256
 
 
 def test_a_scratch_duckdb_is_bounded_and_spills_to_a_folder_it_removes(monkeypatch):
