@@ -131,22 +131,27 @@ def _duplicate_value_case(spec: SourceSpec) -> str:
 
 
 def _build(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> None:
-    """The tables every output and count reads.
+    """The tables and views every output and count reads.
 
     `files`: the rank of each file name; `typed`: every row read, typed, with its first failure
     (`_early`); `shared_keys`: the day's keys more than one such row holds; `decided`: what dedup
     made of the rows without one; `rejects`: every quarantined row's reason. Copies rank after
     originals and losers after survivors, so each rank counts only the rows still in play: one
     window pass per rank, no table in between.
+
+    `decided` is a view over `typed` unless a `unique` column needs a window over every
+    survivor: copying 10 M rows into a table (spilled past the memory limit) and sorting them
+    was most of the build, and the rows a read of the view pays for are a semi-join on
+    `shared_keys`. Its rows carry no promised order (it depends on the memory budget and the
+    threads); `_source_file` and `_source_line` give any reader the source order back.
     """
     _build_typed(con, spec)
     survivor = "_copy = 1 AND _version = 1"
-    # Sorted once here: scans keep insertion order, so every read of the staged rows comes out
-    # in a stable order without sorting again.
+    kind = "TABLE" if any(c.checks.unique for c in spec.columns) else "VIEW"
     con.execute(
-        f"CREATE TABLE decided AS SELECT *, ({survivor} AND _dup_column IS NULL) AS _staged "
+        f"CREATE {kind} decided AS SELECT *, ({survivor} AND _dup_column IS NULL) AS _staged "
         f"FROM (SELECT *, CASE WHEN {survivor} THEN {_duplicate_value_case(spec)} END "
-        f"AS _dup_column FROM ({_ranked(con, spec)})) {_ORDER}"
+        f"AS _dup_column FROM ({_ranked(con, spec)}))"
     )
     con.execute(
         "CREATE TABLE rejects AS SELECT _file_rank, _source_line, _early.r AS _reason, "
@@ -157,8 +162,14 @@ def _build(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> None:
 
 
 def _build_typed(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> None:
-    """`files` and `typed`: every row read, typed, its file a rank, with its first failure."""
+    """`files`, `shared_keys`, `typed`: every row read, typed, its file a rank, its first failure.
+
+    `shared_keys` are the day's keys more than one row read holds, failed rows included (a
+    superset of the keys dedup must look at: a row sent there alone is still its key's only copy
+    and version); `typed` flags their rows `_shared`, so reads of `decided` filter, not join.
+    """
     cols = spec.columns
+    by_name = {c.name: c for c in cols}
     names = ", ".join(quote(c.name) for c in cols)
     lineage = ", ".join(LINEAGE)
     text = ", ".join(f"{cleanse.normalized(c.name)} AS {quote(c.name)}" for c in cols)
@@ -166,16 +177,29 @@ def _build_typed(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> None:
         f"{cleanse.typed(c)} AS {quote(c.name)}, {cleanse.cast_fails(c)} AS {_cast_flag(i)}"
         for i, c in enumerate(cols)
     )
+    key_text = ", ".join(f"{cleanse.normalized(k)} AS {quote(k)}" for k in spec.primary_key)
+    key_typed = ", ".join(f"{cleanse.typed(by_name[k])} AS {quote(k)}" for k in spec.primary_key)
+    same_key = " AND ".join(
+        f"k.{quote(c)} IS NOT DISTINCT FROM t.{quote(c)}"
+        for c in ("_partition_date", *spec.primary_key)
+    )
     con.execute(
         "CREATE TABLE files AS SELECT _source_file, "
         "CAST(row_number() OVER (ORDER BY _source_file) AS INTEGER) AS _file_rank "
         "FROM (SELECT DISTINCT _source_file FROM raw_input)"
     )
     con.execute(
-        f"CREATE TABLE typed AS SELECT {lineage}, {names}, {_reject_case(spec)} AS _early "
+        f"CREATE TABLE shared_keys AS SELECT _partition_date, {key_typed}, count(*) AS _holders "
+        f"FROM (SELECT CAST(_partition_date AS DATE) AS _partition_date, {key_text} "
+        "FROM raw_input) GROUP BY ALL HAVING count(*) > 1"
+    )
+    con.execute(
+        "CREATE TABLE typed AS SELECT t.*, k._holders IS NOT NULL AS _shared FROM ("
+        f"SELECT {lineage}, {names}, {_reject_case(spec)} AS _early "
         f"FROM (SELECT {lineage}, _raw_record, _file_rejected, {typed} FROM ("
         "SELECT CAST(_partition_date AS DATE) AS _partition_date, _file_rank, _source_line, "
-        f"_raw_record, _file_rejected, {text} FROM raw_input LEFT JOIN files USING (_source_file)))"
+        f"_raw_record, _file_rejected, {text} FROM raw_input LEFT JOIN files USING (_source_file)"
+        f"))) AS t LEFT JOIN shared_keys AS k ON {same_key}"
     )
 
 
@@ -183,22 +207,19 @@ def _ranked(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> str:
     """SQL for the rows without an early failure, with their `_copy` and `_version` ranks.
 
     Copies and versions share their day and primary key, so a row whose key no other row of its
-    day holds is its key's only copy and version: only the rows of `shared_keys` (6 % of the
-    demo's orders) go through the window sorts (measured at 10 M rows: 18 s to 10 s).
+    day holds is its key's only copy and version: only the `_shared` rows (6 % of the demo's
+    orders) go through the window sorts (measured at 10 M rows: 18 s to 10 s), ranked once
+    here into the table `shared_ranked`, which the returned SQL reads.
     """
-    keys = ["_partition_date", *spec.primary_key]
     con.execute(
-        f"CREATE TABLE shared_keys AS SELECT {', '.join(quote(k) for k in keys)} FROM typed "
-        "WHERE _early IS NULL GROUP BY ALL HAVING count(*) > 1"
-    )
-    same_key = " AND ".join(f"k.{quote(c)} IS NOT DISTINCT FROM typed.{quote(c)}" for c in keys)
-    shared = f"EXISTS (SELECT 1 FROM shared_keys AS k WHERE {same_key})"
-    return (
-        "SELECT * EXCLUDE (_early), 1 AS _copy, 1 AS _version FROM typed "
-        f"WHERE _early IS NULL AND NOT {shared} UNION ALL BY NAME "
+        "CREATE TABLE shared_ranked AS "
         f"SELECT *, {dedup.version_rank(spec, last_if='_copy > 1')} AS _version FROM ("
-        f"SELECT * EXCLUDE (_early), {dedup.exact_copy_rank(spec)} AS _copy FROM typed "
-        f"WHERE _early IS NULL AND {shared})"
+        f"SELECT * EXCLUDE (_early, _shared), {dedup.exact_copy_rank(spec)} AS _copy "
+        f"FROM typed WHERE _early IS NULL AND _shared)"
+    )
+    return (
+        "SELECT * EXCLUDE (_early, _shared), 1 AS _copy, 1 AS _version FROM typed "
+        "WHERE _early IS NULL AND NOT _shared UNION ALL BY NAME SELECT * FROM shared_ranked"
     )
 
 
@@ -282,7 +303,7 @@ class Staging:
     """One staging computation, held in its scratch database until its rows have been read.
 
     The accounting (`stats`, `rule_warnings`) is known as soon as it opens; the staged and
-    quarantined rows are read as masked record batches, in a stable order, as often as needed
+    quarantined rows are read as masked record batches, as often as needed
     (each read runs the query again, so nothing is held in between).
     """
 
@@ -398,7 +419,7 @@ class StagedRows(Protocol):
     rule_warnings: dict[str, dict[str, int]]
 
     def staged(self, found: Counter[str] | None = None) -> pa.RecordBatchReader:
-        """The staged rows, masked, in a stable order."""
+        """The staged rows, masked, in no promised order (their lineage columns give one)."""
         ...
 
     def quarantined(self, found: Counter[str] | None = None) -> pa.RecordBatchReader:
@@ -435,16 +456,6 @@ def register_raw(con: duckdb.DuckDBPyConnection, raw: ds.Dataset | pa.Table) -> 
     )
 
 
-def _release_build(con: duckdb.DuckDBPyConnection) -> None:
-    """Drop the tables only the build and its accounting read: their blocks are free for the reads.
-
-    The scratch database keeps its whole limit for the reads, among them the quarantine read,
-    which joins the rejected rows back to raw.
-    """
-    con.execute("DROP TABLE typed")
-    con.execute("DROP TABLE shared_keys")
-
-
 @contextmanager
 def open_staging(
     raw: ds.Dataset | pa.Table,
@@ -462,7 +473,6 @@ def open_staging(
         staging = Staging(con, spec, pii_key)
         staging.stats = balanced_stats(con.execute(_ACCOUNTING_SQL).fetchall(), partition_keys)
         staging.rule_warnings = _rule_warnings(con, spec)
-        _release_build(con)
         yield staging
 
 

@@ -362,7 +362,8 @@ def _masked_arrow(
 ) -> pa.Table:
     """The frame masked on the executors, collected as Arrow in `schema`, counting what was found.
 
-    Sorted by day, file and line first, as the DuckDB path returns its rows.
+    Sorted by day, file and line first: the DuckDB path's order for quarantined rows (its staged
+    rows carry none, so any order serves them).
     """
     frame = frame.orderBy(PARTITION_COLUMN, "_source_file", "_source_line")
     if not any(c.pii for c in spec.columns) and not free_text_columns(spec):
