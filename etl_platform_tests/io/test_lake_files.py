@@ -1,0 +1,106 @@
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+import pytest
+from deltalake import DeltaTable
+
+from etl_platform.io import lake_files
+from etl_platform.io.lake_files import PartitionedParquetFiles, commit_overwrite
+
+DAYS = ["2026-11-01", "2026-11-02"]
+
+
+def rows(day: str, n: int, tag: str = "a", **extra: list) -> pa.Table:
+    return pa.table(
+        {
+            "v": [f"{day}:{tag}:{i}" for i in range(n)],
+            "_source_line": list(range(n)),
+            **extra,
+            "_partition_date": [day] * n,
+        }
+    )
+
+
+def write(root, tables: list[pa.Table], days: list[str]) -> None:
+    """What the lake IO manager does: files for the days, then one commit replacing them."""
+    schema = tables[0].schema
+    files = PartitionedParquetFiles(
+        pafs.LocalFileSystem(), str(root), schema, "_partition_date", days, ["_source_line"]
+    )
+    for table in tables:
+        for batch in table.to_batches(max_chunksize=300):
+            files.write(batch)
+    commit_overwrite(str(root), None, files.close(), schema, "_partition_date", days)
+
+
+def read(root) -> list[dict]:
+    return sorted(DeltaTable(str(root)).to_pyarrow_table().to_pylist(), key=lambda r: r["v"])
+
+
+def test_a_range_write_replaces_exactly_its_days_in_one_commit(tmp_path):
+    root = tmp_path / "t"
+    write(root, [rows(DAYS[0], 5), rows(DAYS[1], 5)], DAYS)
+    write(root, [rows("2026-11-03", 2)], ["2026-11-03"])
+    # A rerun of the first two days, one of which now has no rows at all.
+    write(root, [rows(DAYS[0], 3, tag="b")], DAYS)
+
+    table = DeltaTable(str(root))
+    assert table.version() == 2
+    assert table.metadata().partition_columns == ["_partition_date"]
+    assert [r["v"] for r in read(root)] == [
+        *(f"{DAYS[0]}:b:{i}" for i in range(3)),
+        *(f"2026-11-03:a:{i}" for i in range(2)),
+    ]
+    actions = pa.table(table.get_add_actions(flatten=True)).sort_by("partition._partition_date")
+    assert actions.column("num_records").to_pylist() == [3, 2]  # the commit's statistics
+
+
+def test_a_new_column_joins_the_table_and_older_days_read_it_as_null(tmp_path):
+    root = tmp_path / "t"
+    write(root, [rows(DAYS[0], 2)], [DAYS[0]])
+    write(root, [rows(DAYS[1], 2, coupon=["X", None])], [DAYS[1]])
+    # A later write without the column keeps it in the table.
+    write(root, [rows(DAYS[0], 1, tag="b")], [DAYS[0]])
+
+    assert DeltaTable(str(root)).schema().to_arrow().names == [
+        "v",
+        "_source_line",
+        "_partition_date",
+        "coupon",
+    ]
+    assert [(r["v"], r["coupon"]) for r in read(root)] == [
+        (f"{DAYS[0]}:b:0", None),
+        (f"{DAYS[1]}:a:0", "X"),
+        (f"{DAYS[1]}:a:1", None),
+    ]
+
+
+def test_a_column_whose_type_changed_is_refused(tmp_path):
+    root = tmp_path / "t"
+    write(root, [rows(DAYS[0], 2, qty=["1", "2"])], [DAYS[0]])
+    with pytest.raises(ValueError, match="column 'qty' was string in the lake and is long now"):
+        write(root, [rows(DAYS[0], 2, qty=[1, 2])], [DAYS[0]])
+    assert [r["qty"] for r in read(root)] == ["1", "2"]
+
+
+def test_a_big_day_is_split_into_files_of_whole_row_groups(tmp_path, monkeypatch):
+    monkeypatch.setattr(lake_files, "ROW_GROUP_ROWS", 1_000)
+    # Any file with a row group written is full: the next group starts a new file, and the
+    # last rows (500, fewer than a group) go into the file open at the end.
+    monkeypatch.setattr(lake_files, "FILE_BYTES", 1)
+    root = tmp_path / "t"
+    write(root, [rows(DAYS[0], 2_500)], [DAYS[0]])
+
+    table = DeltaTable(str(root))
+    footers = sorted(
+        (pq.ParquetFile(f).metadata for f in table.file_uris()), key=lambda m: m.num_rows
+    )
+    groups = [[m.row_group(i).num_rows for i in range(m.num_row_groups)] for m in footers]
+    assert groups == [[1_000], [1_000, 500]]
+    assert "_partition_date" not in footers[0].schema.names  # in the folder name only
+    assert [r["v"] for r in read(root)] == sorted(f"{DAYS[0]}:a:{i}" for i in range(2_500))
+    # Statistics only where asked: the join column has them, the value column does not.
+    group = footers[0].row_group(0)
+    names = [group.column(i).path_in_schema for i in range(group.num_columns)]
+    assert group.column(names.index("_source_line")).statistics is not None
+    assert group.column(names.index("v")).statistics is None
