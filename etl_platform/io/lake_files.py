@@ -32,6 +32,10 @@ from deltalake.transaction import AddAction, RemoveAction, create_table_with_add
 ROW_GROUP_ROWS = 131_072
 # A file is closed once it passes this size, so a big day is several files readers can split.
 FILE_BYTES = 128 << 20
+# Partitions with a file open at once. Rows come day after day (a landed file is one day's), so
+# a range of 365 days would otherwise hold 365 files, their pending rows and descriptors, open;
+# the least recently written is closed, and a later row of its day opens a new file.
+OPEN_FILES = 8
 
 
 @dataclass
@@ -96,29 +100,33 @@ class PartitionedParquetFiles:
             self._append(value, pa.Table.from_batches([rows.drop_columns([self._column])]))
 
     def _append(self, partition: str, rows: pa.Table) -> None:
-        current = self._open.get(partition) or self._begin(partition)
+        current = self._open.pop(partition, None) or self._begin(partition)
+        self._open[partition] = current  # the most recently written, last
         current.pending.append(rows)
         current.pending_rows += rows.num_rows
         if current.pending_rows < ROW_GROUP_ROWS:
             return
         self._wait()  # the file's size is known once its last row group is written
-        if current.written_bytes >= FILE_BYTES:
-            full, current = current, self._begin(partition)
-            current.pending, current.pending_rows = full.pending, full.pending_rows
-            full.pending, full.pending_rows = [], 0
-            self._finish_later(partition, full)
+        if current.written_bytes >= FILE_BYTES:  # the pending rows start the next file
+            pending, pending_rows = current.pending, current.pending_rows
+            current.pending, current.pending_rows = [], 0
+            self._finish_later(partition, self._open.pop(partition))
+            current = self._open[partition] = self._begin(partition)
+            current.pending, current.pending_rows = pending, pending_rows
         self._flush(current, final=False)
 
     def _begin(self, partition: str) -> _PartitionFile:
+        if len(self._open) >= OPEN_FILES:
+            oldest = next(iter(self._open))
+            self._finish_later(oldest, self._open.pop(oldest))
         path = f"{self._column}={partition}/part-{uuid.uuid4().hex}.parquet"
         self._fs.create_dir(f"{self._root}/{self._column}={partition}")
         stream = self._fs.open_output_stream(f"{self._root}/{path}")
         writer = pq.ParquetWriter(
             stream, self._file_schema, compression="snappy", write_statistics=self._statistics
         )
-        self._open[partition] = _PartitionFile(path, stream, writer)
-        self._begun.append(self._open[partition])
-        return self._open[partition]
+        self._begun.append(_PartitionFile(path, stream, writer))
+        return self._begun[-1]
 
     def _wait(self) -> None:
         """Wait for the row group in flight: one at a time bounds the memory."""
@@ -137,13 +145,13 @@ class PartitionedParquetFiles:
 
     def _finish_later(self, partition: str, current: _PartitionFile) -> None:
         """Close a file on the writing thread, whose tasks run in order: after its last group."""
+        if current.pending_rows:
+            self._flush(current, final=True)
         self._closing.append(self._pool.submit(_finish, current, self._column, partition))
 
     def close(self) -> list[AddAction]:
         """Finish every open file; the actions that add them all to the table."""
         for partition, current in self._open.items():
-            if current.pending_rows:
-                self._flush(current, final=True)
             self._finish_later(partition, current)
         self._open.clear()
         self._wait()  # a row group that failed fails the write

@@ -104,3 +104,29 @@ def test_a_big_day_is_split_into_files_of_whole_row_groups(tmp_path, monkeypatch
     names = [group.column(i).path_in_schema for i in range(group.num_columns)]
     assert group.column(names.index("_source_line")).statistics is not None
     assert group.column(names.index("v")).statistics is None
+
+
+def test_a_long_range_keeps_few_files_open_and_loses_no_row(tmp_path, monkeypatch):
+    monkeypatch.setattr(lake_files, "OPEN_FILES", 3)
+    days = [f"2026-11-{d:02d}" for d in range(1, 21)]
+    # Day after day, then the first five days again, one batch each in turn.
+    batches = [b for day in days for b in rows(day, 40).to_batches()]
+    batches += [rows(day, 7, tag="b").to_batches()[0] for _ in range(2) for day in days[:5]]
+    root = tmp_path / "t"
+    files = PartitionedParquetFiles(
+        pafs.LocalFileSystem(), str(root), batches[0].schema, "_partition_date", days, []
+    )
+    for batch in batches:
+        files.write(batch)
+        assert len(files._open) <= 3
+    commit_overwrite(str(root), None, files.close(), batches[0].schema, "_partition_date", days)
+
+    assert len(read(root)) == 20 * 40 + 2 * 5 * 7
+    counts = (
+        pa.table(DeltaTable(str(root)).to_pyarrow_table())
+        .group_by("_partition_date")
+        .aggregate([("v", "count")])
+    )
+    assert dict(zip(*counts.to_pydict().values(), strict=True)) == {
+        day: 40 + (14 if day in days[:5] else 0) for day in days
+    }
