@@ -24,22 +24,30 @@ def wide(context: dg.AssetExecutionContext) -> pa.RecordBatchReader:
     return pa.RecordBatchReader.from_batches(table.schema, table.to_batches(max_chunksize=700))
 
 
-def test_lake_files_are_written_in_row_groups_a_reader_can_hold(tmp_path, monkeypatch):
-    monkeypatch.setattr(lake_files, "ROW_GROUP_ROWS", 1_000)
-    lake = DeltaLakeIOManager(root=str(tmp_path / "lake"))
+def materialize_day(asset: dg.AssetsDefinition, lake: DeltaLakeIOManager) -> bool:
     with dg.DagsterInstance.ephemeral() as instance:
-        assert dg.materialize(
-            [wide],
+        return dg.materialize(
+            [asset],
             partition_key="2026-11-01",
             resources={"lake_io_manager": lake},
             instance=instance,
+            raise_on_error=False,
         ).success
+
+
+def test_lake_files_are_written_in_row_groups_a_reader_can_hold(tmp_path, monkeypatch):
+    monkeypatch.setattr(lake_files, "ROW_GROUP_ROWS", 1_000)
+    lake = DeltaLakeIOManager(root=str(tmp_path / "lake"))
+    assert materialize_day(wide, lake)
 
     files = DeltaTable(str(tmp_path / "lake" / "raw" / "wide")).file_uris()
     footers = [pq.ParquetFile(f).metadata for f in files]
     groups = [m.row_group(i).num_rows for m in footers for i in range(m.num_row_groups)]
     assert sum(groups) == ROWS
     assert max(groups) == 1_000 and len(groups) == 5
+
+
+STRAY = {"on": False}
 
 
 @dg.asset(key=["raw", "stray"], partitions_def=PARTITIONS, io_manager_key="lake_io_manager")
@@ -53,27 +61,13 @@ def stray(context: dg.AssetExecutionContext) -> pa.RecordBatchReader:
     return pa.RecordBatchReader.from_batches(table.schema, table.to_batches(max_chunksize=700))
 
 
-STRAY = {"on": False}
-
-
 def test_a_row_of_another_day_fails_the_write_and_leaves_the_lake_as_it_was(tmp_path, monkeypatch):
     lake = DeltaLakeIOManager(root=str(tmp_path / "lake"))
     root = tmp_path / "lake" / "raw" / "stray"
-
-    def run() -> bool:
-        with dg.DagsterInstance.ephemeral() as instance:
-            return dg.materialize(
-                [stray],
-                partition_key="2026-11-01",
-                resources={"lake_io_manager": lake},
-                instance=instance,
-                raise_on_error=False,
-            ).success
-
-    assert run()
+    assert materialize_day(stray, lake)
     files = sorted(root.rglob("*.parquet"))
     monkeypatch.setitem(STRAY, "on", True)
-    assert not run()
+    assert not materialize_day(stray, lake)
 
     assert sorted(root.rglob("*.parquet")) == files  # the failed write's files are gone
     assert DeltaTable(str(root)).version() == 0
