@@ -128,7 +128,8 @@ def build_staging_assets(spec: SourceSpec) -> dg.AssetsDefinition:
             # stream the same rows to the warehouse. Neither pass holds more than a batch.
             audit = OutputAudit(spec, days, raw)
             scrubbed: Counter[str] = Counter()
-            audit.read("staging", staging.staged(scrubbed))
+            with staging.streaming():
+                audit.read("staging", staging.staged(scrubbed))
             audit.read("quarantine", staging.quarantined(scrubbed))
             history = rows_read_history(
                 context.instance, staging_key(spec), days[0], spec.quality.volume_lookback_days
@@ -136,7 +137,7 @@ def build_staging_assets(spec: SourceSpec) -> dg.AssetsDefinition:
             outcomes = evaluate(spec, days, raw, staging, audit, history)
             _record_days(context, spec, staging.stats, outcomes)
             # Dagster writes an output before it resumes the step, so the block spans the write.
-            with staging.writing():
+            with staging.streaming():
                 yield dg.Output(
                     staging.staged(),
                     output_name="staged",

@@ -69,7 +69,7 @@ def share_memory_limit(con: duckdb.DuckDBPyConnection, fraction: float) -> None:
 
 # A large insert is faster the more of its row groups it can hold: writing 10 M staged rows took
 # 11.0 s holding an eighth of the step's budget and 7.5 s holding three quarters. A staging step
-# holds its scratch database to the quarter left while its rows stream in (`Staging.writing`), so
+# holds its scratch database to the quarter left while its rows stream in (`Staging.streaming`), so
 # the two together stay within the budget (the write's peak 850 MB before, 820 MB after, measured
 # outside Dagster).
 INSERT_SHARE = 0.75

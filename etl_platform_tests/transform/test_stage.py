@@ -281,14 +281,14 @@ def _limit(con) -> str:
     return con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
 
 
-def test_while_its_rows_are_written_the_scratch_database_leaves_the_insert_its_share(
+def test_while_its_rows_stream_out_the_scratch_database_leaves_the_insert_its_share(
     monkeypatch,
 ):
     monkeypatch.setenv("ETL_STAGING_MEMORY", "400MB")
     with open_staging(raw_table([GOOD]), ORDERS, [DAY], KEY, "Asia/Kolkata") as staging:
         con = staging._con
         before = _limit(con)
-        with staging.writing():
+        with staging.streaming():
             during = _limit(con)
             staged = staging.staged().read_all()
         after = _limit(con)
