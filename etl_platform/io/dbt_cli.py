@@ -1,4 +1,4 @@
-"""The dbt CLI resource: told dbt's version, given the run's window, keeping dbt's parse state."""
+"""The dbt CLI resource: dbt's version read, no adapter opened, the run's window, parse kept."""
 
 import os
 import shutil
@@ -43,6 +43,17 @@ class InstalledDbtCliResource(DbtCliResource):
     @cached_property
     def _cli_version(self) -> Version:
         return Version(installed_version("dbt-core"))
+
+    def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> Any:
+        """None: the run's process opens no dbt adapter of its own.
+
+        dagster-dbt opens one before every invocation (loading the project, the profile and
+        dbt-duckdb: 1.2 s before dbt starts, measured in a curated step) only to fetch row counts
+        and column schemas after the build when asked (`fetch_row_counts`,
+        `fetch_column_metadata`). The platform asks for neither: its no-leak check and the
+        quality report read the warehouse themselves.
+        """
+        return None
 
     def cli_in_env(
         self, args: Sequence[str], env: Mapping[str, str], **kwargs: Any

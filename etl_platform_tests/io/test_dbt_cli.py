@@ -17,6 +17,14 @@ def test_the_dbt_resource_knows_the_version_the_dbt_executable_reports(tmp_path)
     assert str(resource._cli_version) == installed.group(1)
 
 
+def test_an_invocation_opens_no_dbt_adapter_in_the_runs_process(tmp_path):
+    dbt = local_resources(tmp_path)["dbt"]
+    invocation = dbt.cli_in_env(["parse"], {"ETL_DATA_DIR": str(tmp_path)})
+    invocation.wait()
+    assert invocation.is_successful()
+    assert invocation.adapter is None
+
+
 def test_a_new_window_reuses_the_parse_state_the_previous_run_kept(tmp_path):
     project = tmp_path / "dbt_project"
     shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
