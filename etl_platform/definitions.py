@@ -21,9 +21,11 @@ freshness_checks, freshness_sensor = build_freshness(
     curated=curated.assets,
 )
 
+curated_no_leak = build_curated_pii_check(specs, curated.assets, curated.date_columns)
+
 defs = dg.Definitions(
     assets=[a for s in sources for a in s.assets] + [curated.assets, quality_report],
-    asset_checks=[*freshness_checks, build_curated_pii_check(specs, curated.assets)],
+    asset_checks=[*freshness_checks, curated_no_leak],
     jobs=[s.job for s in sources] + [curated.job, curated.follow_on.job],
     sensors=[s.sensor for s in sources]
     + [curated.sensor, freshness_sensor, *build_alert_sensors()],

@@ -4,6 +4,7 @@ The manifest is prepared ahead (`make manifest` runs `dbt parse`): parsing dbt a
 seconds to every definitions load, sensor tick and run start.
 """
 
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -20,6 +21,8 @@ from etl_platform.partitions import daily_partitions
 from etl_platform.sensors.curated import CuratedFollowOn, build_curated_sensor
 
 MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
+# The dbt tag of the marts rebuilt day by day (incremental, delete+insert on their date).
+DAILY_TAG = "partitioned_daily"
 
 
 class CuratedTranslator(DagsterDbtTranslator):
@@ -40,6 +43,30 @@ def _manifest(path: Path) -> Path:
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing: run `make manifest` (dbt parse) first")
     return path
+
+
+def daily_date_columns(manifest: Path = MANIFEST) -> dict[dg.AssetKey, str]:
+    """Each daily mart's date column: the `unique_key` of the models tagged `partitioned_daily`.
+
+    A run rebuilds exactly its window's days of that column (delete+insert on it, after
+    `clear_partition_window`), so a check of what the run wrote can read those days only.
+
+    Raises:
+        ValueError: a daily mart's `unique_key` is not one column.
+    """
+    translator = CuratedTranslator()
+    columns: dict[dg.AssetKey, str] = {}
+    for node in json.loads(_manifest(manifest).read_text())["nodes"].values():
+        if node["resource_type"] != "model" or DAILY_TAG not in node["tags"]:
+            continue
+        column = node["config"].get("unique_key")
+        if not isinstance(column, str):
+            raise ValueError(
+                f"model {node['name']} is tagged {DAILY_TAG} but its unique_key is {column!r}: "
+                "it must be the one date column its days are rebuilt by"
+            )
+        columns[translator.get_asset_key(node)] = column
+    return columns
 
 
 def build_curated_assets(manifest: Path = MANIFEST) -> dg.AssetsDefinition:
@@ -71,10 +98,12 @@ def build_curated_assets(manifest: Path = MANIFEST) -> dg.AssetsDefinition:
 class CuratedDefinitions:
     """The dbt assets, the job that builds them for a day, and the sensor that launches it.
 
-    `follow_on` lets the landing sensors build them in the ingest run instead, when they can.
+    `follow_on` lets the landing sensors build them in the ingest run instead, when they can;
+    `date_columns` gives each daily mart's date column.
     """
 
     assets: dg.AssetsDefinition
+    date_columns: dict[dg.AssetKey, str]
     job: Any  # what dg.define_asset_job returns; its class is not public
     sensor: dg.SensorDefinition
     follow_on: CuratedFollowOn
@@ -112,4 +141,4 @@ def build_curated(also: list[dg.AssetsDefinition], manifest: Path = MANIFEST) ->
         input_keys=input_keys,
         asset_keys=sorted([*assets.keys, *(k for a in also for k in a.keys)]),
     )
-    return CuratedDefinitions(assets, job, sensor, follow_on)
+    return CuratedDefinitions(assets, daily_date_columns(manifest), job, sensor, follow_on)

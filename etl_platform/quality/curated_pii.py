@@ -4,7 +4,8 @@ Staging proves it for what it writes; marts are SQL over staging, so this catche
 joins in something it should not (or a source whose PII column was never declared).
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from datetime import date
 
 import dagster as dg
 import pyarrow as pa
@@ -13,16 +14,30 @@ import pyarrow.dataset as ds
 
 from etl_platform.assets.raw import WAREHOUSE_POOL, raw_key
 from etl_platform.io.warehouse import Warehouse
-from etl_platform.quality.pii_leak import leaked_columns, raw_pii_distinct
+from etl_platform.quality.pii_leak import MartScan, leaked_columns, raw_pii_distinct
 from etl_platform.sources.model import SourceSpec
 
 CHECK_NAME = "pii_no_leak"
 
 
+def _run_window(context: dg.AssetCheckExecutionContext) -> tuple[date, date] | None:
+    """The run's first and last day; None for a run without partitions (the check reads all)."""
+    if not context.op_execution_context.has_partitions:
+        return None
+    keys = context.partition_key_range
+    return date.fromisoformat(keys.start), date.fromisoformat(keys.end)
+
+
 def build_curated_pii_check(
-    specs: list[SourceSpec], curated: dg.AssetsDefinition
+    specs: list[SourceSpec],
+    curated: dg.AssetsDefinition,
+    date_columns: Mapping[dg.AssetKey, str],
 ) -> dg.AssetChecksDefinition:
-    """One blocking check per curated model, all computed in one step from one read of raw."""
+    """One blocking check per curated model, all computed in one step from one read of raw.
+
+    A daily mart (in `date_columns`) is read for the run's days only: the run wrote no other day
+    of it, and the runs that wrote them checked them. Dimensions and views are read whole.
+    """
     with_pii = [s for s in specs if any(c.pii for c in s.columns)]
     models = sorted(k for k in curated.keys if k.path[0] == "curated")
 
@@ -43,7 +58,7 @@ def build_curated_pii_check(
         pool=WAREHOUSE_POOL,
     )
     def curated_pii_no_leak(
-        warehouse: Warehouse, **raw: ds.Dataset
+        context: dg.AssetCheckExecutionContext, warehouse: Warehouse, **raw: ds.Dataset
     ) -> Iterator[dg.AssetCheckResult]:
         specs_by_input = {f"raw_{s.name}": s for s in with_pii}
         values = pc.unique(
@@ -51,7 +66,8 @@ def build_curated_pii_check(
                 [raw_pii_distinct(dataset, specs_by_input[name]) for name, dataset in raw.items()]
             )
         )
-        leaks = leaked_columns(warehouse, [(k.path[0], k.path[1]) for k in models], values)
+        scans = [MartScan(k.path[0], k.path[1], date_columns.get(k)) for k in models]
+        leaks = leaked_columns(warehouse, scans, values, _run_window(context))
         for key in models:
             found = leaks[(key.path[0], key.path[1])]
             yield dg.AssetCheckResult(

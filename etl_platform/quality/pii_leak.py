@@ -8,6 +8,8 @@ column is looked for in every text column of what is about to be written.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 import numpy.typing as npt
@@ -159,8 +161,20 @@ def check_no_leak(
     return audit.outcome(days)
 
 
+@dataclass(frozen=True)
+class MartScan:
+    """A table to probe, bounded to `date_column`'s days of the window when it has one."""
+
+    schema: str
+    table: str
+    date_column: str | None = None
+
+
 def leaked_columns(
-    warehouse: Warehouse, tables: list[tuple[str, str]], values: pa.Array
+    warehouse: Warehouse,
+    scans: list[MartScan],
+    values: pa.Array,
+    window: tuple[date, date] | None = None,
 ) -> dict[tuple[str, str], dict[str, int]]:
     """For each `(schema, table)`, its text columns holding any of the raw values, with counts.
 
@@ -168,8 +182,9 @@ def leaked_columns(
     (column, cell) stream, each column read once, and semi-joined to the probes: one hash table
     of the probes per table, not one per column (which held ~1 GB more at 10 M rows), and never
     a literal `= ANY(list)` (minutes on 2 M rows). The probes go in by chunks, so the process holds
-    them as Arrow strings, never as one Python list of millions of values. Portable SQL, so it
-    runs on DuckDB and PostgreSQL alike.
+    them as Arrow strings, never as one Python list of millions of values. A table with a
+    `date_column` is read for the `window`'s days only (inclusive): a daily run must not rescan a
+    year of history it did not write. Portable SQL, so it runs on DuckDB and PostgreSQL alike.
     """
     p = warehouse.param
     found: dict[tuple[str, str], dict[str, int]] = {}
@@ -178,7 +193,7 @@ def leaked_columns(
         for start in range(0, len(values), PROBE_CHUNK):
             chunk = values.slice(start, PROBE_CHUNK).to_pylist()
             con.execute(f"INSERT INTO _pii_probes SELECT unnest({p}::TEXT[])", [chunk])
-        for schema, table in tables:
+        for scan in scans:
             columns = [
                 name
                 for (name,) in con.execute(
@@ -186,19 +201,25 @@ def leaked_columns(
                     f"WHERE table_schema = {p} AND table_name = {p} "
                     "AND lower(data_type) IN ('varchar', 'text', 'character varying') "
                     "ORDER BY ordinal_position",
-                    [schema, table],
+                    [scan.schema, scan.table],
                 ).fetchall()
             ]
-            found[(schema, table)] = {}
+            found[(scan.schema, scan.table)] = {}
             if not columns:
                 continue
+            where, params = "", []
+            if window is not None and scan.date_column is not None:
+                where = f" WHERE {quote(scan.date_column)} BETWEEN {p} AND {p}"
+                params = [*window] * len(columns)
+            relation = table_name(scan.schema, scan.table)
             cells = " UNION ALL ".join(
-                f"SELECT {i} AS c, {quote(c)} AS v FROM {table_name(schema, table)}"
+                f"SELECT {i} AS c, {quote(c)} AS v FROM {relation}{where}"
                 for i, c in enumerate(columns)
             )
             hits = con.execute(
                 f"SELECT c, count(*) FROM ({cells}) AS cells "
-                "WHERE v IN (SELECT v FROM _pii_probes) GROUP BY c"
+                "WHERE v IN (SELECT v FROM _pii_probes) GROUP BY c",
+                params,
             ).fetchall()
-            found[(schema, table)] = {columns[i]: int(n) for i, n in hits}
+            found[(scan.schema, scan.table)] = {columns[i]: int(n) for i, n in hits}
     return found

@@ -1,10 +1,12 @@
 from collections import Counter
+from datetime import date
 
 import pyarrow as pa
 
 from etl_platform.quality import pii_leak
 from etl_platform.quality.pii_leak import (
     LeakAudit,
+    MartScan,
     check_no_leak,
     leaked_columns,
     raw_pii_distinct,
@@ -56,12 +58,34 @@ def test_a_mart_column_holding_a_raw_value_is_found_and_a_clean_one_is_not(wareh
         }
     )
     warehouse.replace_partitions("curated", "dim", mart, None)
-    assert leaked_columns(warehouse, [("curated", "dim")], values) == {
+    assert leaked_columns(warehouse, [MartScan("curated", "dim")], values) == {
         ("curated", "dim"): {"note": 2, "city": 1}
     }
     clean = mart.set_column(0, "city", [["Pune"] * 3]).set_column(1, "note", [["clean"] * 3])
     warehouse.replace_partitions("curated", "dim", clean, None)
-    assert leaked_columns(warehouse, [("curated", "dim")], values) == {("curated", "dim"): {}}
+    assert leaked_columns(warehouse, [MartScan("curated", "dim")], values) == {
+        ("curated", "dim"): {}
+    }
+
+
+def test_a_daily_mart_is_probed_on_the_window_s_days_and_a_dimension_whole(warehouse):
+    values = pa.array([CUSTOMER["email"], CUSTOMER["pan"]])
+    days = [date(2026, 11, 1), date(2026, 11, 2), date(2026, 11, 3)]
+    # A leak on each day: the window is the middle day, inclusive on both ends.
+    fact = pa.table({"order_date": days, "note": [CUSTOMER["email"]] * 2 + [CUSTOMER["pan"]]})
+    dim = pa.table({"note": [CUSTOMER["pan"]]})
+    warehouse.replace_partitions("curated", "fact", fact, None)
+    warehouse.replace_partitions("curated", "dim", dim, None)
+    scans = [MartScan("curated", "fact", "order_date"), MartScan("curated", "dim")]
+    assert leaked_columns(warehouse, scans, values, (days[1], days[1])) == {
+        ("curated", "fact"): {"note": 1},
+        ("curated", "dim"): {"note": 1},
+    }
+    assert leaked_columns(warehouse, scans, values, (days[1], days[2]))[("curated", "fact")] == {
+        "note": 2
+    }
+    # No window (a run without partitions): every day.
+    assert leaked_columns(warehouse, scans, values)[("curated", "fact")] == {"note": 3}
 
 
 def test_the_curated_probes_are_each_raw_value_once_whatever_its_days():
