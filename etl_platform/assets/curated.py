@@ -17,6 +17,7 @@ from dagster_dbt import DagsterDbtTranslator, dbt_assets
 from etl_platform.assets.raw import WAREHOUSE_POOL
 from etl_platform.environment import DBT_PROJECT_DIR
 from etl_platform.io.dbt_cli import InstalledDbtCliResource
+from etl_platform.memory import return_freed_memory
 from etl_platform.partitions import daily_partitions
 from etl_platform.sensors.curated import CuratedFollowOn, build_curated_sensor
 
@@ -82,6 +83,7 @@ def build_curated_assets(manifest: Path = MANIFEST) -> dg.AssetsDefinition:
     def curated_models(
         context: dg.AssetExecutionContext, dbt: InstalledDbtCliResource
     ) -> Iterator[Any]:
+        return_freed_memory()  # before dbt starts beside this process
         window = context.partition_time_window
         dates = {
             "ETL_MIN_DATE": window.start.date().isoformat(),

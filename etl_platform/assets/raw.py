@@ -10,6 +10,7 @@ from etl_platform.ingest.drift import detect, raw_columns, rejection
 from etl_platform.ingest.landing import LandingZone
 from etl_platform.ingest.raw_stream import landed_header, raw_stream
 from etl_platform.io.warehouse import Warehouse
+from etl_platform.memory import return_freed_memory
 from etl_platform.partitions import daily_partitions
 from etl_platform.sources.model import SourceSpec
 
@@ -48,6 +49,7 @@ def build_raw_asset(spec: SourceSpec) -> dg.AssetsDefinition:
     def _raw(
         context: dg.AssetExecutionContext, landing: LandingZone, warehouse: Warehouse
     ) -> Iterator[dg.Output[pa.RecordBatchReader] | dg.AssetCheckResult]:
+        return_freed_memory()
         files = landing.files_for(spec.landing.prefix, spec.landing.pattern, context.partition_keys)
         drifts = {
             f.key: detect(spec, f.key, landed_header(landing, f.key, spec.format)) for f in files

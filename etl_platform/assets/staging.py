@@ -10,6 +10,7 @@ import pyarrow.dataset as ds
 
 from etl_platform.assets.raw import WAREHOUSE_POOL, raw_key
 from etl_platform.assets.recorded import latest_by_day
+from etl_platform.memory import return_freed_memory
 from etl_platform.partitions import daily_partitions, platform_timezone
 from etl_platform.quality.partition_checks import CheckOutcome
 from etl_platform.quality.staging_checks import (
@@ -121,6 +122,7 @@ def build_staging_assets(spec: SourceSpec) -> dg.AssetsDefinition:
     def _staging(
         context: dg.AssetExecutionContext, raw: ds.Dataset
     ) -> Iterator[dg.Output[pa.RecordBatchReader] | dg.AssetCheckResult]:
+        return_freed_memory()
         days = sorted(context.partition_keys)
         with _staged_rows(context, spec, raw, days) as staging:
             # The checks read the rows once before they are written, so each day's verdict can

@@ -1,0 +1,34 @@
+"""Freed memory goes back to the operating system between a run's steps."""
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from etl_platform.memory import return_freed_memory
+
+
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS in /proc/self/status")
+
+
+def test_memory_an_earlier_step_freed_leaves_the_process() -> None:
+    return_freed_memory()
+    before = _rss_mb()
+    # ~400 MB in many medium buffers, as a step's record batches are: the pool keeps them freed.
+    tables = [
+        pa.table({"n": pc.add(pa.array(range(100_000)), i), "s": pa.array([str(i)] * 100_000)})
+        for i in range(300)
+    ]
+    assert _rss_mb() - before > 300
+    del tables
+    assert pa.total_allocated_bytes() == 0
+    held = _rss_mb()
+
+    return_freed_memory()
+
+    assert held - _rss_mb() > 300, "the freed pages stayed with the process"
+    assert _rss_mb() - before < 100
