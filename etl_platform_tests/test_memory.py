@@ -17,7 +17,7 @@ def _rss_mb() -> float:
 
 def test_memory_an_earlier_step_freed_leaves_the_process() -> None:
     return_freed_memory()
-    before = _rss_mb()
+    before, allocated = _rss_mb(), pa.total_allocated_bytes()  # earlier tests may hold some
     # ~400 MB in many medium buffers, as a step's record batches are: the pool keeps them freed.
     tables = [
         pa.table({"n": pc.add(pa.array(range(100_000)), i), "s": pa.array([str(i)] * 100_000)})
@@ -25,7 +25,7 @@ def test_memory_an_earlier_step_freed_leaves_the_process() -> None:
     ]
     assert _rss_mb() - before > 300
     del tables
-    assert pa.total_allocated_bytes() == 0
+    assert pa.total_allocated_bytes() - allocated < 2**20
     held = _rss_mb()
 
     return_freed_memory()
