@@ -3,8 +3,8 @@
 A run executes its steps one after another in one process (raw, staging and curated of a day, in
 the landing sensor's `ingest_and_curate` run or a backfill). Memory a step frees stays with the
 process's allocators: Arrow's (mimalloc) keeps every freed page until asked, glibc keeps some. So
-each step would start where the previous one peaked: measured at 10 M order lines, staging began at
-790 MB after raw instead of ~450 MB, and peaked at 1,263 MB instead of ~1,080 MB.
+each step would start where the previous one peaked: measured at 10 M order lines in one run,
+staging began at 790 MB after raw instead of 550 MB, and peaked at 1,263 MB instead of ~1,020 MB.
 """
 
 import ctypes
