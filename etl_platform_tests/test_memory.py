@@ -1,18 +1,18 @@
 """Freed memory goes back to the operating system between a run's steps."""
 
-from pathlib import Path
+import os
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from etl_platform.bench.measure import process_memory_kib
 from etl_platform.memory import return_freed_memory
 
 
 def _rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS in /proc/self/status")
+    rss_kib, _ = process_memory_kib(os.getpid())
+    assert rss_kib > 0, "no VmRSS in /proc/self/status"
+    return rss_kib / 1024
 
 
 def test_memory_an_earlier_step_freed_leaves_the_process() -> None:

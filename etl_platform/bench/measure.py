@@ -66,7 +66,7 @@ def process_tree(root: int) -> set[int]:
     return tree
 
 
-def _memory_kib(pid: int) -> tuple[int, int]:
+def process_memory_kib(pid: int) -> tuple[int, int]:
     """(VmRSS, VmHWM) of a process; zeros when it is gone or a zombie (no such lines)."""
     rss = hwm = 0
     try:
@@ -84,7 +84,7 @@ def tree_memory_kib(root: int) -> tuple[int, int]:
     """The summed resident set of a process and its descendants now, and their largest VmHWM."""
     total = largest = 0
     for pid in process_tree(root):
-        rss, hwm = _memory_kib(pid)
+        rss, hwm = process_memory_kib(pid)
         total += rss
         largest = max(largest, hwm)
     return total, largest
