@@ -11,7 +11,7 @@ import pytest
 
 from etl_platform.bench import duckdb_baseline, pandas_baseline
 from etl_platform.bench.figures import DayFigures
-from etl_platform.bench.measure import run_measured
+from etl_platform.bench.measure import Measurement, Sample, Timeline, run_measured
 from etl_platform.bench.report import disagreements
 from etl_platform.ingest.readers import read_batches
 from etl_platform.sources.model import SPEC_DIR, load_spec
@@ -23,6 +23,8 @@ HEADER = (
 )
 AT_11 = "2026-11-01T10:00:00+05:30,2026-11-01T11:00:00+05:30"
 AT_12 = "2026-11-01T12:00:00+05:30,2026-11-01T12:00:00+05:30"
+# (epoch s, tree KiB, largest process KiB): a peak in each half of a 4 s command.
+SAMPLES = ((10.0, 1024, 1024), (11.0, 3072, 2048), (12.5, 4096, 3072), (13.0, 2048, 2048))
 
 
 def run_bench(work: Path, *args: str) -> tuple[subprocess.CompletedProcess, dict]:
@@ -44,6 +46,14 @@ def test_peak_memory_counts_the_processes_a_command_starts(tmp_path):
     assert measured.peak_rss_mb > 200
     assert measured.peak_single_rss_mb > 200
     assert measured.wall_s > 1.5
+
+
+def test_a_window_of_a_timeline_keeps_its_own_seconds_and_peaks():
+    samples = tuple(Sample(at, tree, single) for at, tree, single in SAMPLES)
+    timeline = Timeline(10.0, 14.0, samples)
+    assert timeline.window(10.0, 12.0) == Measurement(2.0, 3.0, 2.0)
+    assert timeline.window(12.0, 14.0) == Measurement(2.0, 4.0, 3.0)
+    assert timeline.window(13.5, 14.0) == Measurement(0.5, 0.0, 0.0)  # no sample inside
 
 
 @pytest.fixture
@@ -154,9 +164,14 @@ def test_the_platform_agrees_with_the_bare_engines(tmp_path):
     fixed = report["platform_fixed_costs"]
     assert len(fixed["definitions_load_s"]) == 3
     assert fixed["definitions_load_best_s"] == min(fixed["definitions_load_s"])
-    runs = report["platform_runs"]
-    assert list(runs) == ["raw", "staging", "curated"]
-    assert all(0 < r["start_to_first_step_s"] < r["run_s"] for r in runs.values())
+    # One run from raw to curated, whose layers are consecutive windows of it.
+    (run,) = report["platform_runs"].values()
+    assert 0 < run["start_to_first_step_s"] < run["run_s"]
+    assert {"raw__orders", "stage_orders", "curated_models"} <= set(run["steps_s"])
+    *windows, total = report["results"][2:]
+    assert all(w["wall_s"] > 0 and w["peak_rss_mb"] > 0 for w in windows)
+    assert sum(w["wall_s"] for w in windows) == pytest.approx(total["wall_s"], abs=0.2)
+    assert total["peak_rss_mb"] == max(w["peak_rss_mb"] for w in windows)
     backfill = report["backfill"]
     assert backfill["days"] == 2 and set(backfill["layers"]) == {"raw", "staging", "curated"}
     assert all(f["range_s"] > 0 and f["one_day_s"] > 0 for f in backfill["layers"].values())
