@@ -246,8 +246,8 @@ def test_the_local_warehouse_connections_hold_a_third_of_the_platform_memory_lim
 def test_dbt_holds_less_than_a_staging_step_by_default():
     profiles = yaml.safe_load((DBT_PROJECT_DIR / "profiles.yml").read_text())
     limit = profiles["etl_platform"]["outputs"]["local"]["settings"]["memory_limit"]
-    assert limit == "{{ env_var('ETL_DBT_MEMORY', '256MB') }}"
-    assert int(DEFAULT_MEMORY_LIMIT.removesuffix("MB")) > 256
+    assert limit == "{{ env_var('ETL_DBT_MEMORY', '192MB') }}"
+    assert int(DEFAULT_MEMORY_LIMIT.removesuffix("MB")) > 192
 
 
 def test_a_scratch_duckdb_is_bounded_and_spills_to_a_folder_it_removes(monkeypatch):
