@@ -24,7 +24,7 @@ import dagster as dg
 
 from etl_platform.bench.figures import DayFigures
 from etl_platform.bench.measure import Measurement, run_measured, run_sampled
-from etl_platform.bench.timings import run_timing
+from etl_platform.bench.timings import RunTiming, run_timing
 from etl_platform.cli import LOCAL_INSTANCE_CONFIG
 from etl_platform.environment import local_resources
 from etl_platform.sources.model import load_specs
@@ -37,8 +37,7 @@ LAYERS = (
 )
 # The layer of an asset key's first element; a step's is that of the assets it builds or checks.
 LAYER_OF = {"raw": "raw", "staging": "staging", "quarantine": "staging", "curated": "curated"}
-STEP_ASSET_EVENTS = {
-    dg.DagsterEventType.STEP_START,
+ASSET_EVENTS = {
     dg.DagsterEventType.ASSET_MATERIALIZATION,
     dg.DagsterEventType.ASSET_CHECK_EVALUATION,
 }
@@ -96,25 +95,27 @@ def staged_figures(root: Path) -> dict[str, DayFigures]:
     }
 
 
-def layer_starts(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
-    """When each layer's first step started (epoch seconds), by the assets its steps touch."""
-    started: dict[str, float] = {}
-    layer_of_step: dict[str, str] = {}
-    for entry in instance.all_logs(run_id, of_type=STEP_ASSET_EVENTS):
-        step, event = entry.step_key, entry.dagster_event
-        if step is None or event is None:
-            continue
-        if event.event_type == dg.DagsterEventType.STEP_START:
-            started[step] = entry.timestamp
+def step_layers(instance: dg.DagsterInstance, run_id: str) -> dict[str, str]:
+    """Each step's layer: that of the assets it materializes or checks."""
+    layers: dict[str, str] = {}
+    for entry in instance.all_logs(run_id, of_type=ASSET_EVENTS):
+        event = entry.dagster_event
+        if entry.step_key is None or event is None:
             continue
         if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
             key = event.step_materialization_data.materialization.asset_key
         else:
             key = event.asset_check_evaluation_data.asset_key
-        layer_of_step.setdefault(step, LAYER_OF[key.path[0]])
+        layers.setdefault(entry.step_key, LAYER_OF[key.path[0]])
+    return layers
+
+
+def layer_starts(timing: RunTiming, layers: dict[str, str]) -> dict[str, float]:
+    """When each layer's first step started (epoch seconds)."""
     starts: dict[str, float] = {}
-    for step, layer in layer_of_step.items():
-        starts[layer] = min(starts.get(layer, started[step]), started[step])
+    for step, layer in layers.items():
+        started = timing.step_starts[step]
+        starts[layer] = min(starts.get(layer, started), started)
     return starts
 
 
@@ -148,8 +149,9 @@ def run_platform(root: Path, landing: Path, first: date, last: date) -> Platform
     )
     with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
         (run,) = instance.get_runs(limit=1)  # the orders' run: the newest
-        result.runs["orders"] = run_timing(instance, run.run_id).as_dict()
-        starts = layer_starts(instance, run.run_id)
+        timing = run_timing(instance, run.run_id)
+        starts = layer_starts(timing, step_layers(instance, run.run_id))
+    result.runs["orders"] = timing.as_dict()
     cuts = [timeline.started, starts["staging"], starts["curated"], timeline.ended]
     for (layer, _), (start, end) in zip(LAYERS, pairwise(cuts), strict=True):
         result.layers[layer] = timeline.window(start, end)

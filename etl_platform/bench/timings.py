@@ -51,6 +51,7 @@ class RunTiming:
     ended: float
     first_step: float
     steps: dict[str, float] = field(default_factory=dict)  # step key -> duration
+    step_starts: dict[str, float] = field(default_factory=dict)  # step key -> STEP_START
     materialized: dict[str, float] = field(default_factory=dict)  # asset key -> first event
 
     @property
@@ -99,6 +100,7 @@ def run_timing(instance: dg.DagsterInstance, run_id: str) -> RunTiming:
         ended=record.end_time,
         first_step=min(started.values(), default=record.end_time),
         steps=steps,
+        step_starts=started,
         materialized=materialized,
     )
 
