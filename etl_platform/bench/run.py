@@ -170,6 +170,7 @@ def _fixed_costs(platform: PlatformResult | None) -> dict[str, Any] | None:
         "definitions_load_best_s": platform.definitions_load.wall_s,
         "definitions_load_peak_rss_mb": platform.definitions_load.peak_rss_mb,
         "other_sources_prep_s": platform.other_sources.wall_s,
+        "other_sources_prep_peak_rss_mb": platform.other_sources.peak_rss_mb,
     }
 
 
@@ -188,7 +189,8 @@ def _summary(report: dict[str, Any], rows: list[Row], problems: list[str]) -> st
         text.append(
             f"Dagster fixed costs: definitions load {fixed['definitions_load_best_s']:.1f} s "
             f"(best of 3: {loads} s); other sources built for curated, not in the total: "
-            f"{fixed['other_sources_prep_s']:.1f} s"
+            f"{fixed['other_sources_prep_s']:.1f} s, "
+            f"{fixed['other_sources_prep_peak_rss_mb']:,.0f} MB"
         )
     runs = report["platform_runs"]
     if runs:

@@ -26,8 +26,8 @@ from etl_platform.io.warehouse import (
 # What the platform's DuckDBs share before spilling (`ETL_STAGING_MEMORY`). Staging 10 M order
 # lines outside Dagster, 320 MB against 384 MB: every phase's peak 60 MB lower for 0.5 s more. In
 # one run of all three layers (the landing sensor's shape) the staging step starts above a fresh
-# process's base, and 320 MB peaked at 984-1,052 MB over three runs; 256 MB at 955 MB, the step
-# 32.3 s against 28.6-31.7 s.
+# process's base, and 320 MB peaked at 1,018-1,060 MB over three runs; 256 MB at 955 MB, the
+# step 32.3 s against 28.6-31.7 s.
 DEFAULT_MEMORY_LIMIT = "256MB"
 
 
