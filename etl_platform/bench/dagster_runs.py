@@ -37,10 +37,6 @@ LAYERS = (
 )
 # The layer of an asset key's first element; a step's is that of the assets it builds or checks.
 LAYER_OF = {"raw": "raw", "staging": "staging", "quarantine": "staging", "curated": "curated"}
-ASSET_EVENTS = {
-    dg.DagsterEventType.ASSET_MATERIALIZATION,
-    dg.DagsterEventType.ASSET_CHECK_EVALUATION,
-}
 DEFINITIONS_LOADS = 3
 DAILY_SQL = Path(__file__).with_name("platform_daily.sql")
 
@@ -95,19 +91,9 @@ def staged_figures(root: Path) -> dict[str, DayFigures]:
     }
 
 
-def step_layers(instance: dg.DagsterInstance, run_id: str) -> dict[str, str]:
+def step_layers(timing: RunTiming) -> dict[str, str]:
     """Each step's layer: that of the assets it materializes or checks."""
-    layers: dict[str, str] = {}
-    for entry in instance.all_logs(run_id, of_type=ASSET_EVENTS):
-        event = entry.dagster_event
-        if entry.step_key is None or event is None:
-            continue
-        if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
-            key = event.step_materialization_data.materialization.asset_key
-        else:
-            key = event.asset_check_evaluation_data.asset_key
-        layers.setdefault(entry.step_key, LAYER_OF[key.path[0]])
-    return layers
+    return {step: LAYER_OF[key.path[0]] for step, key in timing.step_assets.items()}
 
 
 def layer_starts(timing: RunTiming, layers: dict[str, str]) -> dict[str, float]:
@@ -150,7 +136,7 @@ def run_platform(root: Path, landing: Path, first: date, last: date) -> Platform
     with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
         (run,) = instance.get_runs(limit=1)  # the orders' run: the newest
         timing = run_timing(instance, run.run_id)
-        starts = layer_starts(timing, step_layers(instance, run.run_id))
+        starts = layer_starts(timing, step_layers(timing))
     result.runs["orders"] = timing.as_dict()
     cuts = [timeline.started, starts["staging"], starts["curated"], timeline.ended]
     for (layer, _), (start, end) in zip(LAYERS, pairwise(cuts), strict=True):

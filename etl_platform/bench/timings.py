@@ -17,6 +17,7 @@ STEP_EVENTS = {
     dg.DagsterEventType.STEP_START,
     dg.DagsterEventType.STEP_SUCCESS,
     dg.DagsterEventType.ASSET_MATERIALIZATION,
+    dg.DagsterEventType.ASSET_CHECK_EVALUATION,
 }
 
 
@@ -53,6 +54,8 @@ class RunTiming:
     steps: dict[str, float] = field(default_factory=dict)  # step key -> duration
     step_starts: dict[str, float] = field(default_factory=dict)  # step key -> STEP_START
     materialized: dict[str, float] = field(default_factory=dict)  # asset key -> first event
+    # step key -> the first asset it materialized or checked
+    step_assets: dict[str, dg.AssetKey] = field(default_factory=dict)
 
     @property
     def queue_launch_s(self) -> float:
@@ -83,11 +86,17 @@ def run_timing(instance: dg.DagsterInstance, run_id: str) -> RunTiming:
     started: dict[str, float] = {}
     steps: dict[str, float] = {}
     materialized: dict[str, float] = {}
+    step_assets: dict[str, dg.AssetKey] = {}
     for entry in instance.all_logs(run_id, of_type=STEP_EVENTS):
-        step, kind = entry.step_key, entry.dagster_event_type
+        step, kind, event = entry.step_key, entry.dagster_event_type, entry.dagster_event
         if entry.asset_materialization is not None:
-            key = entry.asset_materialization.asset_key.to_user_string()
-            materialized.setdefault(key, entry.timestamp)
+            key = entry.asset_materialization.asset_key
+            materialized.setdefault(key.to_user_string(), entry.timestamp)
+            if step is not None:
+                step_assets.setdefault(step, key)
+        elif kind == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+            if step is not None and event is not None:
+                step_assets.setdefault(step, event.asset_check_evaluation_data.asset_key)
         elif step is not None and kind == dg.DagsterEventType.STEP_START:
             started[step] = entry.timestamp
         elif step is not None and step in started:
@@ -102,6 +111,7 @@ def run_timing(instance: dg.DagsterInstance, run_id: str) -> RunTiming:
         steps=steps,
         step_starts=started,
         materialized=materialized,
+        step_assets=step_assets,
     )
 
 
