@@ -12,6 +12,8 @@ import duckdb
 import pytest
 from deltalake import DeltaTable
 
+from etl_platform.definitions import defs
+
 DAYS = ["2026-11-01", "2026-11-02", "2026-11-03"]
 BIN = Path(sys.executable).parent
 
@@ -194,6 +196,41 @@ def test_rematerializing_a_partition_gives_identical_rows(demo):
         )
         == other_days
     )
+
+
+def test_a_restaged_source_rebuilds_only_the_curated_models_it_feeds(demo):
+    data_dir, _ = demo
+    day = DAYS[0]
+    fct_order_lines, fct_payments = (
+        dg.AssetKey(["curated", m]) for m in ("fct_order_lines", "fct_payments")
+    )
+    materialize(data_dir, "raw/orders,staging/orders,quarantine/orders", day)
+    with dg.DagsterInstance.from_config(str(data_dir / "dagster_home")) as instance:
+        sensor = defs.resolve_sensor_def("curated_sensor")
+        requests = sensor(dg.build_sensor_context(instance=instance)).run_requests or []
+        (request,) = [r for r in requests if r.partition_key == day]
+        assert fct_order_lines in request.asset_selection
+        assert fct_payments not in request.asset_selection
+
+        def latest(key: dg.AssetKey) -> int:
+            event = dg.DagsterEventType.ASSET_MATERIALIZATION
+            return instance.get_latest_storage_id_by_partition(key, event)[day]
+
+        before = {key: latest(key) for key in (fct_order_lines, fct_payments)}
+        select = ",".join(k.to_user_string() for k in request.asset_selection)
+        materialize(data_dir, select, day)
+        assert latest(fct_order_lines) > before[fct_order_lines]
+        assert latest(fct_payments) == before[fct_payments]
+        (run,) = instance.get_runs(limit=1)
+        checked = {
+            e.dagster_event.event_specific_data.asset_key
+            for e in instance.all_logs(
+                run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+            )
+        }
+        assert fct_order_lines in checked and fct_payments not in checked  # dbt tests, no-leak
+        requests = sensor(dg.build_sensor_context(instance=instance)).run_requests or []
+        assert day not in {r.partition_key for r in requests}
 
 
 def test_a_file_landing_again_under_a_new_name_adds_nothing(demo):

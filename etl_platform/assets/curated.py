@@ -19,7 +19,7 @@ from etl_platform.environment import DBT_PROJECT_DIR
 from etl_platform.io.dbt_cli import InstalledDbtCliResource
 from etl_platform.memory import return_freed_memory
 from etl_platform.partitions import daily_partitions
-from etl_platform.sensors.curated import CuratedFollowOn, build_curated_sensor
+from etl_platform.sensors.curated import CuratedFollowOn, CuratedGraph, build_curated_sensor
 
 MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
 # The dbt tag of the marts rebuilt day by day (incremental, delete+insert on their date).
@@ -122,15 +122,12 @@ def build_curated(also: list[dg.AssetsDefinition], manifest: Path = MANIFEST) ->
         "build_curated",
         selection=curated,
         partitions_def=daily_partitions(),
-        description="Build every dbt model, run its tests and report quality, for a day or range.",
+        description="Build the dbt models (the sensor picks those whose inputs changed), run their "
+        "tests and report quality, for a day or range.",
     )
-    input_keys = sorted(k for k in assets.dependency_keys if k.path[0] == "staging")
-    sensor = build_curated_sensor(
-        job.name,
-        input_keys=input_keys,
-        # Every build runs the whole graph, so any one model's materializations date it.
-        built_key=dg.AssetKey(["curated", "fct_order_lines"]),
-    )
+    graph = CuratedGraph.of(assets.specs)
+    also_keys = sorted(k for a in also for k in a.keys)
+    sensor = build_curated_sensor(job.name, graph, also_keys)
     ingest_and_curate = dg.define_asset_job(
         "ingest_and_curate",
         selection=dg.AssetSelection.groups("raw", "staging", "quarantine") | curated,
@@ -138,9 +135,5 @@ def build_curated(also: list[dg.AssetsDefinition], manifest: Path = MANIFEST) ->
         description="One source's day from landing to curated in one run: what its landing sensor "
         "launches once the day's other sources are staged.",
     )
-    follow_on = CuratedFollowOn(
-        ingest_and_curate,
-        input_keys=input_keys,
-        asset_keys=sorted([*assets.keys, *(k for a in also for k in a.keys)]),
-    )
+    follow_on = CuratedFollowOn(ingest_and_curate, graph, also_keys)
     return CuratedDefinitions(assets, daily_date_columns(manifest), job, sensor, follow_on)

@@ -3,7 +3,7 @@ import dagster as dg
 from etl_platform.assets.raw import build_raw_asset
 from etl_platform.assets.staging import build_staging_assets
 from etl_platform.environment import local_resources
-from etl_platform.sensors.curated import build_curated_sensor
+from etl_platform.sensors.curated import CuratedGraph, build_curated_sensor
 from etl_platform.sources.model import SPEC_DIR, load_spec
 
 ORDERS = load_spec(SPEC_DIR / "orders.yaml")
@@ -63,9 +63,8 @@ def test_a_blocking_check_failing_on_one_day_holds_back_only_that_days_curated_m
         assert latest_metadata(instance, "2026-11-02")["blocking_checks_failed"].value == [
             "quarantine_rate"
         ]
-        sensor = build_curated_sensor(
-            "build_curated", input_keys=[STAGING], built_key=dg.AssetKey(["curated", "fct"])
-        )
+        graph = CuratedGraph.of([dg.AssetSpec(["curated", "fct"], deps=[STAGING])])
+        sensor = build_curated_sensor("build_curated", graph, also=[])
         result = sensor(dg.build_sensor_context(instance=instance))
         assert [r.partition_key for r in result.run_requests] == ["2026-11-01"]
 

@@ -4,10 +4,16 @@ from dagster._core.test_utils import create_run_for_test
 
 from etl_platform.definitions import defs
 from etl_platform.ingest.landing import LocalLandingZone
-from etl_platform.sensors.curated import CURATES_TAG, stale_days
+from etl_platform.sensors.curated import CURATES_TAG, CuratedGraph, stale_days
 
 SOURCES = ("customers", "orders", "payments", "products")
 BUILT = dg.AssetKey(["curated", "fct_order_lines"])
+# The marts no other model reads: their materializations date a build.
+LAST = [
+    dg.AssetKey(["curated", "daily_payment_reconciliation"]),
+    dg.AssetKey(["curated", "daily_revenue_by_category_state"]),
+]
+PAYMENTS_ONLY = dg.AssetKey(["curated", "fct_payments"])  # fed by payments alone
 
 
 def materialize(instance: dg.DagsterInstance, key: dg.AssetKey, day: str, **metadata) -> None:
@@ -21,13 +27,18 @@ def stage(instance: dg.DagsterInstance, day: str, *sources: str) -> None:
         materialize(instance, dg.AssetKey(["staging", source]), day)
 
 
+def build(instance: dg.DagsterInstance, day: str) -> None:
+    for key in LAST:
+        materialize(instance, key, day)
+
+
 def evaluate(instance: dg.DagsterInstance) -> list[dg.RunRequest]:
     sensor = defs.resolve_sensor_def("curated_sensor")
     result = sensor(dg.build_sensor_context(instance=instance))
     return list(result.run_requests or [])
 
 
-def test_a_day_is_built_once_all_its_staging_tables_exist_and_again_after_a_change():
+def test_a_day_is_built_whole_once_all_its_staging_tables_exist_then_what_a_change_feeds():
     with dg.DagsterInstance.ephemeral() as instance:
         for source in SOURCES[:3]:
             materialize(instance, dg.AssetKey(["staging", source]), "2026-11-01")
@@ -37,22 +48,57 @@ def test_a_day_is_built_once_all_its_staging_tables_exist_and_again_after_a_chan
         first = evaluate(instance)
         assert [r.partition_key for r in first] == ["2026-11-01"]
         assert evaluate(instance)[0].run_key == first[0].run_key  # same state, same run key
+        curated = defs.resolve_assets_def(BUILT).keys
+        assert set(first[0].asset_selection) == {*curated, dg.AssetKey(["quality", "report"])}
 
-        materialize(instance, BUILT, "2026-11-01")
+        build(instance, "2026-11-01")
         assert evaluate(instance) == []
 
         materialize(instance, dg.AssetKey(["staging", "orders"]), "2026-11-01")  # a late file
         again = evaluate(instance)
         assert [r.partition_key for r in again] == ["2026-11-01"]
         assert again[0].run_key != first[0].run_key
+        selected = set(again[0].asset_selection)
+        assert {BUILT, *LAST, dg.AssetKey(["quality", "report"])} <= selected
+        assert (
+            PAYMENTS_ONLY not in selected
+            and dg.AssetKey(["curated", "dim_customers"]) not in selected
+        )
+        job = defs.resolve_job_def("build_curated")
+        assert selected <= set(job.asset_layer.executable_asset_keys)
 
 
-def test_stale_days_are_the_complete_days_newer_than_their_build_oldest_first():
-    inputs = [{"d1": 1, "d2": 5, "d3": 7}, {"d1": 2, "d2": 6}]
-    assert stale_days(inputs, built={"d1": 3}) == ["d2"]
-    assert stale_days(inputs, built={}) == ["d1", "d2"]
-    assert stale_days(inputs, built={}, limit=1) == ["d1"]
-    assert stale_days([], built={}) == []
+def test_a_build_that_stopped_before_its_last_marts_leaves_the_day_stale():
+    with dg.DagsterInstance.ephemeral() as instance:
+        stage(instance, "2026-11-01", *SOURCES)
+        materialize(instance, LAST[1], "2026-11-01")  # the reconciliation chain failed
+        (request,) = evaluate(instance)
+        assert len(request.asset_selection) == len(defs.resolve_assets_def(BUILT).keys) + 1
+
+
+def test_stale_days_are_the_complete_days_an_input_is_newer_than_its_build_on_oldest_first():
+    a, b = dg.AssetKey("a"), dg.AssetKey("b")
+    graph = CuratedGraph.of(
+        [
+            dg.AssetSpec("only_a", deps=[a]),
+            dg.AssetSpec("only_b", deps=[b]),
+            dg.AssetSpec("both", deps=["only_a", "only_b"]),
+            dg.AssetSpec("b_end", deps=["only_b"]),
+        ]
+    )
+    assert graph.input_keys == [a, b]
+    assert graph.models([a]) == sorted(dg.AssetKey(k) for k in ("both", "only_a"))
+    assert graph.dating_keys == [dg.AssetKey("b_end"), dg.AssetKey("both")]
+    inputs = {a: {"d1": 1, "d2": 5, "d3": 7}, b: {"d1": 2, "d2": 6}}
+    both, b_end = dg.AssetKey("both"), dg.AssetKey("b_end")
+    # d1 built after both inputs; d2's b_end built between a's and b's materializations.
+    built = {both: {"d1": 3, "d2": 4}, b_end: {"d1": 3, "d2": 5}}
+    assert stale_days(graph, inputs, built) == {"d2": [a, b]}
+    built[both]["d2"] = 8
+    assert stale_days(graph, inputs, built) == {"d2": [b]}
+    assert stale_days(graph, inputs, built={}) == {"d1": [a, b], "d2": [a, b]}
+    assert stale_days(graph, inputs, built={}, limit=1) == {"d1": [a, b]}
+    assert stale_days(graph, {}, built={}) == {}
 
 
 def materialize_in(instance, run, key: dg.AssetKey, day: str, **metadata) -> None:
@@ -95,10 +141,27 @@ def test_a_file_whose_days_other_sources_are_staged_is_built_to_curated_in_its_o
     assert through.run_key == alone.run_key  # the same files, whichever job runs them
     selected = set(through.asset_selection)
     assert {dg.AssetKey(["raw", "orders"]), dg.AssetKey(["quarantine", "orders"])} <= selected
-    assert {BUILT, dg.AssetKey(["quality", "report"])} <= selected
+    assert {BUILT, PAYMENTS_ONLY, dg.AssetKey(["quality", "report"])} <= selected  # never built
     assert dg.AssetKey(["staging", "payments"]) not in selected  # only what this file changes
     job = defs.resolve_job_def("ingest_and_curate")
     assert selected <= set(job.asset_layer.executable_asset_keys)
+
+
+def test_a_file_for_a_day_built_before_rebuilds_only_the_models_its_source_feeds(tmp_path):
+    day = "2026-11-01"
+    landing = land_order_file(tmp_path, day)
+    with dg.DagsterInstance.ephemeral() as instance:
+        stage(instance, day, "customers", "payments", "products")
+        build(instance, day)
+        (request,) = landing_requests(instance, landing)
+        selected = set(request.asset_selection)
+        assert {BUILT, *LAST, dg.AssetKey(["quality", "report"])} <= selected
+        assert PAYMENTS_ONLY not in selected
+
+        stage(instance, day, "payments")  # newer than the build: its models come along
+        (request,) = landing_requests(instance, landing)
+        assert {BUILT, PAYMENTS_ONLY} <= set(request.asset_selection)
+        assert dg.AssetKey(["curated", "dim_products"]) not in request.asset_selection
 
 
 def test_a_day_another_source_failed_a_blocking_check_on_is_only_ingested(tmp_path):
@@ -118,7 +181,7 @@ def test_a_day_being_curated_by_its_ingest_run_is_left_to_it_then_caught_if_it_d
     day = "2026-11-01"
     with dg.DagsterInstance.ephemeral() as instance:
         stage(instance, day, "customers", "payments", "products")
-        materialize(instance, BUILT, day)
+        build(instance, day)
         running = create_run_for_test(
             instance,
             job_name="ingest_and_curate",
