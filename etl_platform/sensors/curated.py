@@ -23,7 +23,7 @@ from typing import Any
 
 import dagster as dg
 
-from etl_platform.assets.recorded import latest_for_day
+from etl_platform.assets.recorded import latest_for_day, latest_record_for_day, metadata_values
 
 MAX_DAYS_PER_TICK = 31
 # A run tagged so builds the curated models of its day after staging them.
@@ -125,26 +125,25 @@ def _blocking_failures(
     return failed
 
 
-def _day_ready(instance: dg.DagsterInstance, input_keys: Sequence[dg.AssetKey], day: str) -> bool:
-    """Whether every input has the day staged and none failed a blocking check on it."""
+def _ready_ids(
+    instance: dg.DagsterInstance, input_keys: Sequence[dg.AssetKey], day: str
+) -> dict[dg.AssetKey, dict[str, int]] | None:
+    """The inputs' storage ids of the day; None unless all staged it, none failing a block."""
+    ids: dict[dg.AssetKey, dict[str, int]] = {}
     for key in input_keys:
-        recorded = latest_for_day(instance, key, day)
-        if recorded is None or recorded.get("blocking_checks_failed"):
-            return False
-    return True
+        record = latest_record_for_day(instance, key, day)
+        if record is None or (metadata_values(record) or {}).get("blocking_checks_failed"):
+            return None
+        ids[key] = {day: record.storage_id}
+    return ids
 
 
 def _ids_of_day(
     instance: dg.DagsterInstance, keys: Iterable[dg.AssetKey], day: str
 ) -> dict[dg.AssetKey, dict[str, int]]:
     """Each key's storage id of its latest materialization of the day (no entry: none)."""
-    ids: dict[dg.AssetKey, dict[str, int]] = {}
-    for key in keys:
-        records = instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=key, asset_partitions=[day]), limit=1
-        ).records
-        ids[key] = {day: records[0].storage_id} if records else {}
-    return ids
+    records = {key: latest_record_for_day(instance, key, day) for key in keys}
+    return {key: {day: r.storage_id} if r else {} for key, r in records.items()}
 
 
 @dataclass(frozen=True)
@@ -174,10 +173,12 @@ class CuratedFollowOn:
         """
         day = ingest.partition_key
         others = [k for k in self.graph.input_keys if k != staged]
-        if day is None or staged not in self.graph.feeds or not _day_ready(instance, others, day):
+        if day is None or staged not in self.graph.feeds:
             return ingest
-        built = _ids_of_day(instance, self.graph.dating_keys, day)
-        stale = self.graph.stale(day, _ids_of_day(instance, others, day), built)
+        ready = _ready_ids(instance, others, day)
+        if ready is None:
+            return ingest
+        stale = self.graph.stale(day, ready, _ids_of_day(instance, self.graph.dating_keys, day))
         return dg.RunRequest(
             run_key=ingest.run_key,
             partition_key=day,
