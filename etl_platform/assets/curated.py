@@ -91,7 +91,7 @@ def build_curated_assets(manifest: Path = MANIFEST) -> dg.AssetsDefinition:
         }
         invocation = dbt.cli_in_env(["build"], dates, context=context)
         yield from invocation.stream()
-        dbt.keep_parse_state(invocation)
+        dbt.finish(invocation)
 
     return curated_models
 

@@ -69,8 +69,20 @@ class InstalledDbtCliResource(DbtCliResource):
         with _environment(env):
             return self.cli(args, **kwargs)
 
-    def keep_parse_state(self, invocation: DbtCliInvocation) -> None:
-        """Make this invocation's parse state the one the next invocation starts from.
+    def finish(self, invocation: DbtCliInvocation) -> None:
+        """After a successful invocation: keep its parse state for the next, remove its folder.
+
+        dagster-dbt gives each invocation a target folder of its own (its artifacts and dbt.log,
+        ~7 MB for this project) and never removes it, so a sensor-driven platform piled one up
+        per run. A failed invocation raises before this, and its folder stays to be looked into.
+        """
+        kept = self._keep_parse_state(invocation)
+        produced = Path(invocation.target_path)
+        if produced.resolve() != kept.parent.resolve():
+            shutil.rmtree(produced, ignore_errors=True)
+
+    def _keep_parse_state(self, invocation: DbtCliInvocation) -> Path:
+        """Make this invocation's parse state the one the next invocation starts from; its path.
 
         dagster-dbt gives each invocation its own target folder, seeded with the project's
         `target/partial_parse.msgpack`; dbt writes its new state there, where no later run looks.
@@ -79,12 +91,13 @@ class InstalledDbtCliResource(DbtCliResource):
         dbt checks the state against the project's files before using it, so a stale copy
         costs a parse, never a wrong build. Replaced atomically: runs may finish together.
         """
-        produced = Path(invocation.target_path) / PARTIAL_PARSE
-        if not produced.exists():
-            return
         # Where dagster-dbt seeds invocations from: DBT_TARGET_PATH, else the project's target/.
         kept = Path(self.project_dir) / os.environ.get("DBT_TARGET_PATH", "target") / PARTIAL_PARSE
+        produced = Path(invocation.target_path) / PARTIAL_PARSE
+        if not produced.exists():
+            return kept
         kept.parent.mkdir(parents=True, exist_ok=True)
         staging = kept.with_name(f".{PARTIAL_PARSE}.{os.getpid()}")
         shutil.copyfile(produced, staging)
         os.replace(staging, kept)
+        return kept

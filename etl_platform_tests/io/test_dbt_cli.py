@@ -40,8 +40,10 @@ def test_a_new_window_reuses_the_parse_state_the_previous_run_kept(tmp_path):
         window = {**env, "ETL_MIN_DATE": day, "ETL_MAX_DATE": day}
         invocation = dbt.cli_in_env(["parse"], window)
         invocation.wait()
-        dbt.keep_parse_state(invocation)
-        return (invocation.target_path / "dbt.log").read_text()
+        log = (invocation.target_path / "dbt.log").read_text()
+        dbt.finish(invocation)
+        assert not invocation.target_path.exists()  # the run's own folder, removed
+        return log
 
     first = parse("2026-11-01")
     assert "Unable to do partial parsing" in first  # nothing kept yet: a full parse
