@@ -19,6 +19,7 @@ from etl_platform.quality.staging_checks import (
     check_specs,
     evaluate,
     failures_by_day,
+    recount,
 )
 from etl_platform.sources.model import SourceSpec
 from etl_platform.transform.cleanse import SQL_TYPES
@@ -125,26 +126,40 @@ def build_staging_assets(spec: SourceSpec) -> dg.AssetsDefinition:
         return_freed_memory()
         days = sorted(context.partition_keys)
         with _staged_rows(context, spec, raw, days) as staging:
-            # The checks read the rows once before they are written, so each day's verdict can
-            # go on its materialization (the curated sensor reads it there); then the outputs
-            # stream the same rows to the warehouse. Neither pass holds more than a batch.
-            audit = OutputAudit(spec, days, raw)
-            scrubbed: Counter[str] = Counter()
-            with staging.streaming():
-                audit.read("staging", staging.staged(scrubbed))
-            audit.read("quarantine", staging.quarantined(scrubbed))
+            # The set-wise recounts first, with the whole memory budget; then the quarantined
+            # rows (a few percent) are read once for the checks before they are written, and the
+            # staged rows are checked batch by batch in the one pass that writes them.
+            recounts = recount(raw, staging)
             history = rows_read_history(
                 context.instance, staging_key(spec), days[0], spec.quality.volume_lookback_days
             )
-            outcomes = evaluate(spec, days, raw, staging, audit, history)
-            _record_days(context, spec, staging.stats, outcomes)
-            # Dagster writes an output before it resumes the step, so the block spans the write.
-            with staging.streaming():
-                yield dg.Output(
-                    staging.staged(),
-                    output_name="staged",
+            audit = OutputAudit(spec, days, raw)
+            scrubbed: Counter[str] = Counter()
+            audit.read("quarantine", staging.quarantined(scrubbed))
+            outcomes: dict[str, CheckOutcome] = {}
+
+            def judge() -> None:
+                """After the last staged batch, before Dagster records the materializations.
+
+                Dagster reads an asset's metadata once its IO manager has written the output,
+                so each day's verdict still goes on that day's materialization (the curated
+                sensor reads it there).
+                """
+                outcomes.update(evaluate(spec, days, recounts, staging, audit, history))
+                _record_days(context, spec, staging.stats, outcomes)
+                context.add_asset_metadata(
                     # Identifiers found in free-text columns and replaced by tokens, over the run.
-                    metadata={"run_pii_scrubbed": dg.MetadataValue.json(dict(scrubbed))},
+                    {"run_pii_scrubbed": dg.MetadataValue.json(dict(scrubbed))},
+                    asset_key=staging_key(spec),
+                )
+
+            with staging.streaming():
+                staged = audit.passing("staging", staging.staged(scrubbed), then=judge)
+                yield dg.Output(staged, output_name="staged")
+            if not outcomes:
+                raise RuntimeError(
+                    f"the staged rows of {spec.name} were not read to the end by their IO "
+                    "manager, so their checks could not be judged"
                 )
             yield dg.Output(staging.quarantined(), output_name="quarantined")
         yield from check_results(spec, staging_key(spec), outcomes)

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import date
 from typing import Any, Literal, Protocol, TypeAlias, TypeVar
 
 import dagster as dg
 import pyarrow as pa
 
+from etl_platform.io.read_ahead import read_ahead
 from etl_platform.io.sql import quote
 from etl_platform.partitions import partition_dates
 
@@ -156,7 +157,9 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
             partition_dates(context.asset_partition_keys) if context.has_asset_partitions else None
         )
         seen = [0]
-        self.warehouse.replace_partitions(schema, table, counted(obj, seen), days)
+        # A stream is produced on a thread of its own while the warehouse writes the batches.
+        with read_ahead(obj) if isinstance(obj, pa.RecordBatchReader) else nullcontext(obj) as rows:
+            self.warehouse.replace_partitions(schema, table, counted(rows, seen), days)
         context.add_output_metadata({"dagster/row_count": seen[0], "table": f"{schema}.{table}"})
 
     def load_input(self, context: dg.InputContext) -> pa.Table:

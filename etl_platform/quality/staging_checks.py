@@ -1,6 +1,8 @@
 """The asset checks of a staging table: specs, evaluation over the run's days, and results."""
 
 from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import dagster as dg
 import duckdb
@@ -95,30 +97,64 @@ class OutputAudit:
     def read(self, output: str, reader: pa.RecordBatchReader) -> None:
         """Observe every batch of one output (`staging` or `quarantine`)."""
         for batch in reader:
-            days = pc.value_counts(pc.cast(batch.column("_partition_date"), pa.string()))
-            for item in days.to_pylist():
-                self.rows[output][item["values"]] += item["counts"]
-            if output == "staging":
-                self.contract.observe(batch)
-            self.leaks.observe(output, batch)
+            self._observe(output, batch)
+
+    def passing(
+        self, output: str, reader: pa.RecordBatchReader, then: Callable[[], None]
+    ) -> pa.RecordBatchReader:
+        """`reader`'s batches, each observed on its way to the writer; `then()` after the last.
+
+        The checks see the rows in the one pass that writes them: reading the staged rows once
+        for the checks and again for the write ran the staging query, the masking and the scrub
+        twice.
+        """
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            for batch in reader:
+                self._observe(output, batch)
+                yield batch
+            then()
+
+        return pa.RecordBatchReader.from_batches(reader.schema, batches())
+
+    def _observe(self, output: str, batch: pa.RecordBatch) -> None:
+        days = pc.value_counts(pc.cast(batch.column("_partition_date"), pa.string()))
+        for item in days.to_pylist():
+            self.rows[output][item["values"]] += item["counts"]
+        if output == "staging":
+            self.contract.observe(batch)
+        self.leaks.observe(output, batch)
+
+
+@dataclass(frozen=True)
+class Recounts:
+    """What the checks count set-wise, independently of staging's own accounting, per day."""
+
+    raw_rows: dict[str, int]
+    duplicate_keys: dict[str, int]
+
+
+def recount(raw: ds.Dataset, staging: StagedRows) -> Recounts:
+    """Raw's rows and the staged duplicate keys per day: queries, run before the rows stream out."""
+    return Recounts(_raw_counts(raw), staging.duplicate_keys())
 
 
 def evaluate(
     spec: SourceSpec,
     days: list[str],
-    raw: ds.Dataset,
+    recounts: Recounts,
     staging: StagedRows,
     audit: OutputAudit,
     history: list[int],
 ) -> dict[str, CheckOutcome]:
     """Every check of the staging table over the run's days, from independent recounts."""
-    raw_rows = _raw_counts(raw)
+    raw_rows = recounts.raw_rows
     staged, quarantined = dict(audit.rows["staging"]), dict(audit.rows["quarantine"])
     dropped = {d: s.exact_duplicates + s.superseded for d, s in staging.stats.items()}
     quality = spec.quality
     outcomes = {
         CONSERVATION: partition_checks.conservation(days, raw_rows, staged, quarantined, dropped),
-        CONTRACT: audit.contract.outcome(staging.duplicate_keys()),
+        CONTRACT: audit.contract.outcome(recounts.duplicate_keys),
         QUARANTINE_RATE: partition_checks.quarantine_rate(
             days, raw_rows, quarantined, quality.max_quarantine_rate
         ),

@@ -23,7 +23,7 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
 from etl_platform.io.duckdb_warehouse import (
-    INSERT_SHARE,
+    SCAN_SHARE,
     memory_limit,
     scratch_connection,
     share_memory_limit,
@@ -357,15 +357,15 @@ class Staging:
 
     @contextmanager
     def streaming(self) -> Iterator[None]:
-        """Hold the scratch database to what a warehouse insert leaves of the budget, for the block.
+        """Hold the scratch database to `SCAN_SHARE` of the budget, for the block.
 
-        For the staged rows' reads (the checks' and the write's): a plain scan of `decided`
-        streams in little memory, pandera's batches need room beside it, and the insert writing
-        them is faster with more (`INSERT_SHARE`). The quarantine read joins raw and needs the
-        whole limit, so it is restored after. Reading 20 M staged rows for the checks peaked at
-        1,010 MB holding the whole limit and 780 MB holding a quarter, in the same seconds.
+        For the staged rows' read, checked on its way to the warehouse: a plain scan of
+        `decided` streams in little memory, and the insert writing the rows and the checks
+        looking at each batch take the rest. The quarantine read joins raw and needs the whole
+        limit, so it is restored after. Reading 20 M staged rows for the checks peaked at
+        1,010 MB holding the whole limit and 780 MB holding a quarter.
         """
-        share_memory_limit(self._con, 1 - INSERT_SHARE)
+        share_memory_limit(self._con, SCAN_SHARE)
         try:
             yield
         finally:

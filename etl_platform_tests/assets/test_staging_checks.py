@@ -86,3 +86,40 @@ def test_the_row_volume_check_warns_on_a_collapsed_day(tmp_path):
     assert volume.metadata["failing_partitions"].value == {
         "2026-11-05": "10 rows, expected 95..105"
     }
+
+
+CUSTOMERS = load_spec(SPEC_DIR / "customers.yaml")
+
+
+def test_a_raw_pii_value_in_the_wrong_column_fails_the_day_as_its_rows_are_written(tmp_path):
+    """The leak is confirmed against raw at the end of the write's one pass over the rows."""
+    day = "2026-11-01"
+    folder = tmp_path / "landing" / "customers" / day
+    folder.mkdir(parents=True)
+    ts = f"{day}T10:00:00+05:30"
+    rows = [
+        ",".join(CUSTOMERS.column_names),
+        f"CUST-000001,Ravi Kumar,ravi@example.com,9876543210,ABCPK1234F,Pune,Maharashtra,{ts}",
+        f"CUST-000002,Asha Rao,asha@example.com,9876543211,ABCPR1234G,Ravi Kumar,Kerala,{ts}",
+    ]
+    (folder / "customers.csv").write_text("\n".join(rows) + "\n")
+    key = dg.AssetKey(["staging", "customers"])
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = dg.materialize(
+            [build_raw_asset(CUSTOMERS), build_staging_assets(CUSTOMERS)], partition_key=day,
+            resources=local_resources(tmp_path), instance=instance, raise_on_error=False,
+        )  # fmt: skip
+        assert not result.success  # a blocking check failed
+        leak = next(
+            e for e in result.get_asset_check_evaluations() if e.check_name == "pii_no_leak"
+        )
+        assert not leak.passed
+        assert leak.metadata["failing_partitions"].value == {
+            day: "1 raw PII values found in ['staging.city']"
+        }
+        (record,) = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=key, asset_partitions=[day]), limit=1
+        ).records
+        metadata = record.asset_materialization.metadata
+        assert metadata["blocking_checks_failed"].value == ["pii_no_leak"]
+        assert metadata["rows_staged"].value == 2
