@@ -2,7 +2,7 @@
 
 A warehouse insert pulls its stream from the thread that does the insert, so the stream's own
 work (the staging query, masking, the checks observing each batch) and the insert's took turns
-on one core while the other one idled. A thread a few batches ahead lets them run side by side:
+on one core while the other one idled. A thread a batch ahead lets them run side by side:
 DuckDB, pyarrow and polars release the GIL while they work.
 """
 
@@ -15,8 +15,8 @@ from contextlib import contextmanager
 
 import pyarrow as pa
 
-# Batches the producer may run ahead: enough to ride out an uneven batch, few enough to bound
-# the memory held between the two sides (~15 MB a batch of order rows).
+# Batches the producer may run ahead (~15 MB a batch of order rows). Staging 10 M order lines
+# two ahead peaked 998-1,037 MB, one ahead 985-1,005 MB, in the same seconds.
 DEPTH = 1
 _END = object()
 
