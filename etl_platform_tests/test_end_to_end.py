@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import pytest
 from deltalake import DeltaTable
 
 from etl_platform.definitions import defs
+from etl_platform.environment import DBT_EXECUTABLE, DBT_PROJECT_DIR
 
 DAYS = ["2026-11-01", "2026-11-02", "2026-11-03"]
 BIN = Path(sys.executable).parent
@@ -172,6 +174,42 @@ def test_curated_marts_are_built_for_every_day(demo):
         )
     }
     assert {"matched", "no_payment"} <= reasons
+
+
+def test_a_days_dbt_tests_read_that_day_of_the_marts_and_staging_views(demo, tmp_path):
+    data_dir, _ = demo
+    shutil.copy(data_dir / "warehouse.duckdb", tmp_path / "warehouse.duckdb")
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    try:  # a defect on the first day only, in a daily mart and under a staging view
+        for table, column in (
+            ("curated.fct_order_lines", "order_date"),
+            ("staging.orders", "_partition_date"),
+        ):
+            con.execute(f"UPDATE {table} SET customer_id = NULL WHERE {column} = DATE '{DAYS[0]}'")
+    finally:
+        con.close()
+
+    def dbt_test(day: str | None) -> subprocess.CompletedProcess:
+        window = {"ETL_MIN_DATE": day, "ETL_MAX_DATE": day} if day else {}
+        return subprocess.run(
+            [DBT_EXECUTABLE, "test", "--select", "fct_order_lines", "stg_marketplace__orders",
+             "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+             "--target", "local", "--target-path", str(tmp_path / "target"), "--no-use-colors"],
+            env={**os.environ, "ETL_DATA_DIR": str(tmp_path), **window},
+            capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+
+    for day in DAYS[1:]:
+        result = dbt_test(day)
+        assert result.returncode == 0, result.stdout[-3000:]
+    for day in (DAYS[0], None):  # the defect's day, and every day when no window is given
+        result = dbt_test(day)
+        assert result.returncode == 1, result.stdout[-3000:]
+        failed = set(re.findall(r"Failure in test (\w+)", result.stdout))
+        assert failed == {
+            "not_null_fct_order_lines_customer_id",
+            "not_null_stg_marketplace__orders_customer_id",
+        }, result.stdout[-3000:]
 
 
 def test_rematerializing_a_partition_gives_identical_rows(demo):
