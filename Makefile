@@ -3,6 +3,9 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# dbt in an environment of its own (dbt_project/requirements.txt): see ETL_DBT_EXECUTABLE.
+DBT_VENV := .venv-dbt
+DBT_STAMP := $(DBT_VENV)/.installed
 MANIFEST := dbt_project/target/manifest.json
 DAYS ?= 3
 ORDERS_PER_DAY ?= 2000
@@ -19,10 +22,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP) ## Create .venv and install the project with its dev tools
+$(DBT_STAMP): dbt_project/requirements.txt
+	$(PYTHON) -m venv $(DBT_VENV)
+	$(DBT_VENV)/bin/pip install --quiet --upgrade pip
+	$(DBT_VENV)/bin/pip install --quiet -r dbt_project/requirements.txt
+	touch $(DBT_STAMP)
 
-$(MANIFEST): $(STAMP) $(shell find dbt_project/models dbt_project/macros dbt_project/tests -type f 2>/dev/null) dbt_project/dbt_project.yml
-	cd dbt_project && ../$(BIN)/dbt parse --quiet --profiles-dir . --target local
+install: $(STAMP) $(DBT_STAMP) ## Create .venv (the project, its dev tools) and .venv-dbt (dbt)
+
+$(MANIFEST): $(STAMP) $(DBT_STAMP) $(shell find dbt_project/models dbt_project/macros dbt_project/tests -type f 2>/dev/null) dbt_project/dbt_project.yml
+	cd dbt_project && ../$(DBT_VENV)/bin/dbt parse --quiet --profiles-dir . --target local
 
 manifest: $(MANIFEST) ## Prepare the dbt manifest that the curated assets load
 
@@ -55,5 +64,5 @@ dev: $(MANIFEST) ## Start the Dagster UI and daemon on the whole graph (http://1
 	cp -n deploy/local/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -m etl_platform.definitions
 
-clean: ## Remove generated data, dbt artifacts and the venv
-	rm -rf data dbt_project/target dbt_project/logs $(VENV)
+clean: ## Remove generated data, dbt artifacts and both venvs
+	rm -rf data dbt_project/target dbt_project/logs $(VENV) $(DBT_VENV)

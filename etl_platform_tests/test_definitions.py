@@ -119,6 +119,18 @@ def test_prod_fails_at_definitions_load_through_the_real_cli():
     assert "ETL_ENV=prod is not configured: set ETL_LANDING_BUCKET" in result.stdout + result.stderr
 
 
+def test_loading_the_definitions_imports_no_dbt():
+    # dbt runs from its own environment; dagster-dbt would import dbt-core into every run's
+    # process (2-3 s, ~40 MB) if it were installed beside the platform.
+    loaded = subprocess.run(
+        [sys.executable, "-c",
+         "import sys, etl_platform.definitions; "
+         "print(sorted(m for m in sys.modules if m.split('.')[0].startswith('dbt')))"],
+        capture_output=True, text=True, timeout=300, check=True,
+    )  # fmt: skip
+    assert loaded.stdout.strip() == "[]", loaded.stdout
+
+
 def test_a_relative_data_dir_is_refused(monkeypatch):
     monkeypatch.setenv("ETL_DATA_DIR", "data")
     with pytest.raises(NotConfiguredError, match="absolute"):

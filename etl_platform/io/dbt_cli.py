@@ -2,10 +2,10 @@
 
 import os
 import shutil
+import subprocess
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cached_property
-from importlib.metadata import version as installed_version
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ from dagster_dbt.core.dbt_cli_invocation import DbtCliInvocation
 from packaging.version import Version
 
 PARTIAL_PARSE = "partial_parse.msgpack"
+_VERSION_QUERY = "from importlib.metadata import version; print(version('dbt-core'))"
 
 
 @contextmanager
@@ -36,13 +37,23 @@ class InstalledDbtCliResource(DbtCliResource):
 
     Before every invocation dagster-dbt runs `dbt --version` to tell dbt Core from dbt Fusion:
     2.3 s measured here, nearly all of it importing dbt in a fresh process, and `--version` also
-    asks PyPI for newer releases (a 1 s timeout per package on an offline machine). The platform
-    runs the dbt of its own environment (`DBT_EXECUTABLE`), so the installed package says the same.
+    asks PyPI for newer releases (a 1 s timeout per package on an offline machine). dbt lives in
+    an environment of its own (`DBT_EXECUTABLE`), so its interpreter, beside the executable,
+    reads the installed dbt-core's version instead, without importing dbt.
     """
 
     @cached_property
     def _cli_version(self) -> Version:
-        return Version(installed_version("dbt-core"))
+        executable = Path(shutil.which(self.dbt_executable) or self.dbt_executable)
+        python = executable.with_name("python")
+        if not python.exists():
+            raise FileNotFoundError(
+                f"{python}: dbt's interpreter, expected beside {executable} (a virtualenv's bin/)"
+            )
+        printed = subprocess.run(
+            [str(python), "-c", _VERSION_QUERY], capture_output=True, text=True, check=True
+        ).stdout
+        return Version(printed.strip())
 
     def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> Any:
         """None: the run's process opens no dbt adapter of its own.
