@@ -128,7 +128,10 @@ def test_loading_the_definitions_imports_no_dbt():
          "print(sorted(m for m in sys.modules if m.split('.')[0].startswith('dbt')))"],
         capture_output=True, text=True, timeout=300, check=True,
     )  # fmt: skip
-    assert loaded.stdout.strip() == "[]", loaded.stdout
+    assert loaded.stdout.strip() == "[]", (
+        f"{loaded.stdout}: dbt is installed beside the platform (an older .venv?); it runs from "
+        ".venv-dbt: `.venv/bin/pip uninstall dbt-core`"
+    )
 
 
 def test_a_relative_data_dir_is_refused(monkeypatch):
