@@ -21,7 +21,7 @@ freshness_checks, freshness_sensor = build_freshness(
     curated=curated.assets,
 )
 
-curated_no_leak = build_curated_pii_check(specs, curated.assets, curated.date_columns)
+curated_no_leak = build_curated_pii_check(specs, curated.assets, curated.window_columns)
 
 defs = dg.Definitions(
     assets=[a for s in sources for a in s.assets] + [curated.assets, quality_report],

@@ -50,11 +50,15 @@ def _manifest(path: Path) -> Path:
     return path
 
 
-def daily_date_columns(manifest: Path = MANIFEST) -> dict[dg.AssetKey, str]:
-    """Each daily mart's date column: the `unique_key` of the models tagged `partitioned_daily`.
+def window_columns(manifest: Path = MANIFEST) -> dict[dg.AssetKey, str]:
+    """The date column that bounds each model to a run's days, for the models that have one.
 
-    A run rebuilds exactly its window's days of that column (delete+insert on it, after
-    `clear_partition_window`), so a check of what the run wrote can read those days only.
+    A daily mart's is its `unique_key` (models tagged `partitioned_daily`): a run rebuilds
+    exactly its window's days of it (delete+insert, after `clear_partition_window`). A staging
+    view's is its `meta.window_column`: a day of it is a day of its staging table, which that
+    day's staging run wrote and checked. A check of what a run built reads those days only, as
+    the models' own dbt tests do (`macros/window_tests.sql`), so its cost follows the days built,
+    not the days kept.
 
     Raises:
         ValueError: a daily mart's `unique_key` is not one column.
@@ -62,15 +66,19 @@ def daily_date_columns(manifest: Path = MANIFEST) -> dict[dg.AssetKey, str]:
     translator = CuratedTranslator()
     columns: dict[dg.AssetKey, str] = {}
     for node in json.loads(_manifest(manifest).read_text())["nodes"].values():
-        if node["resource_type"] != "model" or DAILY_TAG not in node["tags"]:
+        if node["resource_type"] != "model":
             continue
-        column = node["config"].get("unique_key")
-        if not isinstance(column, str):
-            raise ValueError(
-                f"model {node['name']} is tagged {DAILY_TAG} but its unique_key is {column!r}: "
-                "it must be the one date column its days are rebuilt by"
-            )
-        columns[translator.get_asset_key(node)] = column
+        if DAILY_TAG in node["tags"]:
+            column = node["config"].get("unique_key")
+            if not isinstance(column, str):
+                raise ValueError(
+                    f"model {node['name']} is tagged {DAILY_TAG} but its unique_key is "
+                    f"{column!r}: it must be the one date column its days are rebuilt by"
+                )
+        else:
+            column = node["config"].get("meta", {}).get("window_column")
+        if column:
+            columns[translator.get_asset_key(node)] = column
     return columns
 
 
@@ -105,11 +113,11 @@ class CuratedDefinitions:
     """The dbt assets, the job that builds them for a day, and the sensor that launches it.
 
     `follow_on` lets the landing sensors build them in the ingest run instead, when they can;
-    `date_columns` gives each daily mart's date column.
+    `window_columns` gives the date column of each model a run's window bounds.
     """
 
     assets: dg.AssetsDefinition
-    date_columns: dict[dg.AssetKey, str]
+    window_columns: dict[dg.AssetKey, str]
     job: Any  # what dg.define_asset_job returns; its class is not public
     sensor: dg.SensorDefinition
     follow_on: CuratedFollowOn
@@ -140,4 +148,4 @@ def build_curated(also: list[dg.AssetsDefinition], manifest: Path = MANIFEST) ->
         "launches once the day's other sources are staged.",
     )
     follow_on = CuratedFollowOn(ingest_and_curate, graph, also_keys)
-    return CuratedDefinitions(assets, daily_date_columns(manifest), job, sensor, follow_on)
+    return CuratedDefinitions(assets, window_columns(manifest), job, sensor, follow_on)

@@ -31,12 +31,14 @@ def _run_window(context: dg.AssetCheckExecutionContext) -> tuple[date, date] | N
 def build_curated_pii_check(
     specs: list[SourceSpec],
     curated: dg.AssetsDefinition,
-    date_columns: Mapping[dg.AssetKey, str],
+    window_columns: Mapping[dg.AssetKey, str],
 ) -> dg.AssetChecksDefinition:
     """One blocking check per curated model, all computed in one step from one read of raw.
 
-    A daily mart (in `date_columns`) is read for the run's days only: the run wrote no other day
-    of it, and the runs that wrote them checked them. Dimensions and views are read whole.
+    A model with a date column in `window_columns` (a daily mart, a staging view) is read for
+    the run's days only: the runs that built its other days checked them. A change to a view's
+    SQL changes every day of it at once; a run over the whole range (a backfill, or a run
+    without partitions) checks them all. Dimensions are read whole.
     """
     with_pii = [s for s in specs if any(c.pii for c in s.columns)]
     models = sorted(k for k in curated.keys if k.path[0] == "curated")
@@ -69,7 +71,7 @@ def build_curated_pii_check(
                 [raw_pii_distinct(dataset, specs_by_input[name]) for name, dataset in raw.items()]
             )
         )
-        scans = [MartScan(k.path[0], k.path[1], date_columns.get(k)) for k in selected]
+        scans = [MartScan(k.path[0], k.path[1], window_columns.get(k)) for k in selected]
         leaks = leaked_columns(warehouse, scans, values, _run_window(context))
         for key in selected:
             found = leaks[(key.path[0], key.path[1])]

@@ -3,11 +3,16 @@ import json
 import dagster as dg
 import pytest
 
-from etl_platform.assets.curated import MANIFEST, daily_date_columns
+from etl_platform.assets.curated import MANIFEST, window_columns
 
 
-def test_each_daily_mart_is_bounded_by_the_date_column_its_days_are_rebuilt_by():
-    assert daily_date_columns() == {
+def test_daily_marts_and_staging_views_are_bounded_by_their_date_columns():
+    """A daily mart by the column its days are rebuilt by, a view by its `meta.window_column`."""
+    assert window_columns() == {
+        dg.AssetKey(["curated", "stg_marketplace__orders"]): "order_date",
+        dg.AssetKey(["curated", "stg_marketplace__payments"]): "payment_date",
+        dg.AssetKey(["curated", "stg_marketplace__customers"]): "snapshot_date",
+        dg.AssetKey(["curated", "stg_marketplace__products"]): "snapshot_date",
         dg.AssetKey(["curated", "fct_order_lines"]): "order_date",
         dg.AssetKey(["curated", "fct_payments"]): "payment_date",
         dg.AssetKey(["curated", "daily_revenue_by_category_state"]): "order_date",
@@ -23,4 +28,4 @@ def test_a_daily_mart_keyed_by_more_than_its_date_is_refused(tmp_path):
     changed = tmp_path / "manifest.json"
     changed.write_text(json.dumps(manifest))
     with pytest.raises(ValueError, match="fct_payments is tagged partitioned_daily"):
-        daily_date_columns(changed)
+        window_columns(changed)
