@@ -212,6 +212,72 @@ def test_a_days_dbt_tests_read_that_day_of_the_marts_and_staging_views(demo, tmp
         }, result.stdout[-3000:]
 
 
+def test_the_curated_no_leak_check_finds_a_raw_pii_value_in_the_runs_day_of_a_view(demo, tmp_path):
+    """A raw customer email put into one staged order line of a day, as a bad model would.
+
+    The day's curated run flags the staging view and the mart that copies the column, and only
+    them; the next day's run, whose raw holds the same email but whose window leaves that line
+    out, passes them.
+    """
+    data_dir = tmp_path / "data"
+    shutil.copytree(demo[0], data_dir, symlinks=True)
+    day, next_day = DAYS[1], DAYS[2]
+    raw_customers = DeltaTable(str(data_dir / "lake" / "raw" / "customers"))
+
+    def emails(partition: str) -> set[str]:
+        table = raw_customers.to_pyarrow_table(filters=[("_partition_date", "=", partition)])
+        return {e.strip() for e in table.column("email").to_pylist() if e and "@" in e}
+
+    # Raw on both days, so only the window keeps the next day's run from finding it.
+    email = min(emails(day) & emails(next_day))
+    con = duckdb.connect(str(data_dir / "warehouse.duckdb"))
+    try:
+        con.execute(
+            "UPDATE staging.orders SET product_id = ? WHERE rowid = "
+            "(SELECT min(rowid) FROM staging.orders WHERE _partition_date = ?)",
+            [email, day],
+        )
+    finally:
+        con.close()
+
+    def no_leak_failures(partition: str) -> dict[str, dict]:
+        """The models whose no-leak check failed in a curated run of `partition`, with metadata.
+
+        A failed blocking check fails the run: its exit code must say so.
+        """
+        command = [str(BIN / "dagster"), "asset", "materialize", "-m", "etl_platform.definitions",
+                   "--select", "group:curated", "--partition", partition]  # fmt: skip
+        env = {
+            **os.environ,
+            "ETL_DATA_DIR": str(data_dir),
+            "DAGSTER_HOME": str(data_dir / "dagster_home"),
+        }
+        exit_code = subprocess.run(command, env=env, capture_output=True, timeout=600).returncode
+        with dg.DagsterInstance.from_config(str(data_dir / "dagster_home")) as instance:
+            (run,) = instance.get_runs(limit=1)
+            evaluations = [
+                e.dagster_event.event_specific_data
+                for e in instance.all_logs(
+                    run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+                )
+            ]
+        checked = [e for e in evaluations if e.check_name == "pii_no_leak"]
+        assert len(checked) > 5  # every model the run built
+        failed = {
+            e.asset_key.path[-1]: e.metadata["leaked_cells_by_column"].value
+            for e in checked
+            if not e.passed
+        }
+        assert (exit_code != 0) == bool(failed)
+        return failed
+
+    assert no_leak_failures(day) == {
+        "stg_marketplace__orders": {"product_id": 1},
+        "fct_order_lines": {"product_id": 1},
+    }
+    assert no_leak_failures(next_day) == {}
+
+
 def test_rematerializing_a_partition_gives_identical_rows(demo):
     data_dir, _ = demo
     day = DAYS[1]
