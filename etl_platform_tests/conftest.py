@@ -1,7 +1,9 @@
 import os
+import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import boto3
 import psycopg
@@ -10,6 +12,7 @@ from moto.server import ThreadedMotoServer
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
+from etl_platform.environment import DBT_EXECUTABLE, DBT_PROJECT_DIR
 from etl_platform.io.duckdb_warehouse import DuckDBWarehouse
 from etl_platform.io.postgres_warehouse import PostgresWarehouse
 from etl_platform.io.warehouse import Warehouse
@@ -21,6 +24,21 @@ POSTGRES_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 # Connect (pyspark/sql/connect/utils.py), killing the worker mid-collection. Name the main module.
 if not hasattr(sys.modules["__main__"], "__file__"):
     sys.modules["__main__"].__file__ = "<pytest-xdist worker>"
+
+
+def dbt_test(
+    select: list[str], target: str, target_path: Path, env: dict[str, str]
+) -> subprocess.CompletedProcess:
+    """The real `dbt test --select <select>` of the project on `target`, artifacts in `target_path`.
+
+    `env` is added to this process's environment (the warehouse's location, a window).
+    """
+    return subprocess.run(
+        [DBT_EXECUTABLE, "test", "--select", *select,
+         "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+         "--target", target, "--target-path", str(target_path), "--no-use-colors"],
+        env={**os.environ, **env}, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ import pytest
 from deltalake import DeltaTable
 
 from etl_platform.definitions import defs
-from etl_platform.environment import DBT_EXECUTABLE, DBT_PROJECT_DIR
+from etl_platform_tests.conftest import dbt_test
 
 DAYS = ["2026-11-01", "2026-11-02", "2026-11-03"]
 BIN = Path(sys.executable).parent
@@ -191,21 +191,18 @@ def test_a_days_dbt_tests_read_that_day_of_the_marts_and_staging_views(demo, tmp
     finally:
         con.close()
 
-    def dbt_test(day: str | None) -> subprocess.CompletedProcess:
+    def dbt_test_on(day: str | None) -> subprocess.CompletedProcess:
         window = {"ETL_MIN_DATE": day, "ETL_MAX_DATE": day} if day else {}
-        return subprocess.run(
-            [DBT_EXECUTABLE, "test", "--select", "fct_order_lines", "stg_marketplace__orders",
-             "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-             "--target", "local", "--target-path", str(tmp_path / "target"), "--no-use-colors"],
-            env={**os.environ, "ETL_DATA_DIR": str(tmp_path), **window},
-            capture_output=True, text=True, timeout=600,
+        return dbt_test(
+            ["fct_order_lines", "stg_marketplace__orders"], "local", tmp_path / "target",
+            {"ETL_DATA_DIR": str(tmp_path), **window},
         )  # fmt: skip
 
     for day in DAYS[1:]:
-        result = dbt_test(day)
+        result = dbt_test_on(day)
         assert result.returncode == 0, result.stdout[-3000:]
     for day in (DAYS[0], None):  # the defect's day, and every day when no window is given
-        result = dbt_test(day)
+        result = dbt_test_on(day)
         assert result.returncode == 1, result.stdout[-3000:]
         failed = set(re.findall(r"Failure in test (\w+)", result.stdout))
         assert failed == {

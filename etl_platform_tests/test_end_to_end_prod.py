@@ -19,7 +19,8 @@ import pytest
 from psycopg import sql
 
 from etl_platform.demo.summary import CURATED
-from etl_platform.environment import DBT_EXECUTABLE, DBT_PROJECT_DIR
+from etl_platform.environment import DBT_PROJECT_DIR
+from etl_platform_tests.conftest import dbt_test
 
 ARGS = ["--days", "2", "--orders-per-day", "300"]
 
@@ -96,16 +97,11 @@ def test_the_dbt_unit_tests_pass_on_both_engines(built, target, tmp_path):
     They need the models' parents to exist, which the demo built.
     """
     root, database, _ = built
-    env = {**os.environ, "ETL_DATA_DIR": str(root / target)}
+    env = {"ETL_DATA_DIR": str(root / target)}
     if target == "prod":
         pg = {"HOST": "127.0.0.1", "PORT": "5432", "USER": "postgres", "DATABASE": database}
         env |= {f"ETL_PG_{name}": value for name, value in pg.items()}
-    result = subprocess.run(
-        [DBT_EXECUTABLE, "test", "--select", "test_type:unit",
-         "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-         "--target", target, "--target-path", str(tmp_path / "target"), "--no-use-colors"],
-        env=env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+    result = dbt_test(["test_type:unit"], target, tmp_path / "target", env)
     assert result.returncode == 0, result.stdout[-3000:]
     results = json.loads((tmp_path / "target" / "run_results.json").read_text())["results"]
     manifest = json.loads((DBT_PROJECT_DIR / "target" / "manifest.json").read_text())

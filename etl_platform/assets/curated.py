@@ -57,8 +57,8 @@ def window_columns(manifest: Path = MANIFEST) -> dict[dg.AssetKey, str]:
     exactly its window's days of it (delete+insert, after `clear_partition_window`). A staging
     view's is its `meta.window_column`: a day of it is a day of its staging table, which that
     day's staging run wrote and checked. A check of what a run built reads those days only, as
-    the models' own dbt tests do (`macros/window_tests.sql`), so its cost follows the days built,
-    not the days kept.
+    the models' own dbt tests do (`window_column` in `macros/window_tests.sql`, whose precedence
+    this follows), so its cost follows the days built, not the days kept.
 
     Raises:
         ValueError: a daily mart's `unique_key` is not one column.
@@ -68,15 +68,15 @@ def window_columns(manifest: Path = MANIFEST) -> dict[dg.AssetKey, str]:
     for node in json.loads(_manifest(manifest).read_text())["nodes"].values():
         if node["resource_type"] != "model":
             continue
+        column = node["config"].get("meta", {}).get("window_column")  # first, as in the macro
         if DAILY_TAG in node["tags"]:
-            column = node["config"].get("unique_key")
-            if not isinstance(column, str):
+            unique_key = node["config"].get("unique_key")
+            if not isinstance(unique_key, str):
                 raise ValueError(
                     f"model {node['name']} is tagged {DAILY_TAG} but its unique_key is "
-                    f"{column!r}: it must be the one date column its days are rebuilt by"
+                    f"{unique_key!r}: it must be the one date column its days are rebuilt by"
                 )
-        else:
-            column = node["config"].get("meta", {}).get("window_column")
+            column = column or unique_key
         if column:
             columns[translator.get_asset_key(node)] = column
     return columns
