@@ -4,11 +4,14 @@ from collections.abc import Iterator
 
 import dagster as dg
 import pyarrow as pa
+from pydantic import Field
 
 from etl_platform.ingest import ledger
 from etl_platform.ingest.drift import detect, raw_columns, rejection
 from etl_platform.ingest.landing import LandingZone
-from etl_platform.ingest.raw_stream import landed_header, raw_stream
+from etl_platform.ingest.ledger import LedgerDecision
+from etl_platform.ingest.raw_stream import FILE_IDENTITY, landed_header, raw_stream
+from etl_platform.io.delta_lake import Appended, DeltaLakeIOManager
 from etl_platform.io.warehouse import Warehouse
 from etl_platform.memory import return_freed_memory
 from etl_platform.partitions import daily_partitions
@@ -23,8 +26,42 @@ def raw_key(spec: SourceSpec) -> dg.AssetKey:
     return dg.AssetKey(["raw", spec.name])
 
 
+class RawConfig(dg.Config):
+    """How a run writes its days to the lake."""
+
+    rewrite: bool = Field(
+        default=False,
+        description="Read every file of the run's days again and replace the days, instead of "
+        "adding only the files the lake does not hold yet: after a change to the source's spec "
+        "(its columns or schema policy) or to a reader, which changes the rows of files already "
+        "loaded.",
+    )
+
+
+def files_to_add(
+    loaded: list[LedgerDecision], rejected: dict[str, str], held: set[tuple[str | None, ...]]
+) -> list[LedgerDecision] | None:
+    """The files a write adds to the days' partitions, or None when the days must be replaced.
+
+    A file's raw rows depend on the file alone (its content, and the rejection its own header
+    earns), so when every file the partitions hold (`held`: `FILE_IDENTITY` values) would be
+    written again as it is, the days need only the files they lack: a day's run then reads its
+    new file, not every file of the day so far. A held file that changed, was rejected
+    differently, or is no longer loaded (a copy, or gone) means a replacement.
+    """
+    writing = {(d.file.key, d.sha256, rejected.get(d.file.key)) for d in loaded}
+    if not held <= writing:
+        return None
+    held_keys = {key for key, *_ in held}
+    return [d for d in loaded if d.file.key not in held_keys]
+
+
 def build_raw_asset(spec: SourceSpec) -> dg.AssetsDefinition:
-    """The raw asset of a source: its day's files, deduplicated by content, streamed to Delta."""
+    """The raw asset of a source: its day's files, deduplicated by content, streamed to Delta.
+
+    A run adds the files its days lack (`files_to_add`), or replaces the days when a file they
+    hold changed or `RawConfig.rewrite` is set.
+    """
 
     @dg.asset(
         key=raw_key(spec),
@@ -47,8 +84,12 @@ def build_raw_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         ],
     )
     def _raw(
-        context: dg.AssetExecutionContext, landing: LandingZone, warehouse: Warehouse
-    ) -> Iterator[dg.Output[pa.RecordBatchReader] | dg.AssetCheckResult]:
+        context: dg.AssetExecutionContext,
+        config: RawConfig,
+        landing: LandingZone,
+        warehouse: Warehouse,
+        lake_io_manager: dg.ResourceParam[DeltaLakeIOManager],
+    ) -> Iterator[dg.Output[pa.RecordBatchReader | Appended] | dg.AssetCheckResult]:
         return_freed_memory()
         files = landing.files_for(spec.landing.prefix, spec.landing.pattern, context.partition_keys)
         drifts = {
@@ -61,10 +102,26 @@ def build_raw_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         decisions = ledger.register(warehouse, spec.name, hashed, context.run_id)
         loaded = [d for d in decisions if d.load]
         events = {key: d.describe() for key, d in drifts.items() if d is not None}
+        held = (
+            set()
+            if config.rewrite
+            else lake_io_manager.distinct_values(
+                raw_key(spec), context.partition_keys, FILE_IDENTITY
+            )
+        )
+        adding = None if config.rewrite else files_to_add(loaded, rejected, held)
+        stream = raw_stream(
+            landing,
+            loaded if adding is None else adding,
+            spec.format,
+            raw_columns(spec, accepted),
+            rejected,
+        )
         yield dg.Output(
-            raw_stream(landing, loaded, spec.format, raw_columns(spec, accepted), rejected),
+            stream if adding is None else Appended(stream),
             metadata={
                 "files_loaded": len(loaded),
+                "files_read": len(loaded if adding is None else adding),
                 "files_skipped_as_redelivered": {
                     d.file.key: d.duplicate_of for d in decisions if not d.load
                 },

@@ -19,6 +19,8 @@ LINEAGE_FIELDS = [
     # Why the schema policy refused the file this row came from; staging quarantines such rows.
     pa.field("_file_rejected", pa.string()),
 ]
+# What a file's rows say about how it was loaded: the same three values on every row of it.
+FILE_IDENTITY = ["_source_file", "_file_sha256", "_file_rejected"]
 
 
 def raw_schema(columns: list[str]) -> pa.Schema:

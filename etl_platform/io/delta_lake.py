@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import dagster as dg
@@ -17,9 +19,10 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 from deltalake import DeltaTable
+from deltalake.exceptions import TableNotFoundError
 from pydantic import Field
 
-from etl_platform.io.lake_files import PartitionedParquetFiles, commit_overwrite
+from etl_platform.io.lake_files import PartitionedParquetFiles, commit_files
 from etl_platform.io.warehouse import PARTITION_COLUMN
 
 SOURCE_FILE = "_source_file"
@@ -41,8 +44,9 @@ class DeltaLakeIOManager(dg.ConfigurableIOManager):
     """Raw assets as Delta tables under `<root>/<layer>/<name>`.
 
     Output: a `pa.RecordBatchReader` (streamed, so a file larger than memory never sits in memory)
-    or a `pa.Table`. The materialized partitions are replaced in one Delta commit, so readers see
-    the old day or the new day, never half of one.
+    or a `pa.Table`, which replaces the materialized partitions, or either wrapped in `Appended`,
+    which adds to them. Either is one Delta commit, so readers see the old day or the new day,
+    never half of one.
     Input: a `pyarrow.dataset.Dataset` of the partitions asked for, for the engine to scan lazily.
 
     With an `s3://` root, the `endpoint_url`, `region` and credentials settings reach delta-rs as
@@ -109,14 +113,19 @@ class DeltaLakeIOManager(dg.ConfigurableIOManager):
         return fs, self.table_uri(key).removeprefix("s3://")
 
     def handle_output(
-        self, context: dg.OutputContext, obj: pa.RecordBatchReader | pa.Table
+        self, context: dg.OutputContext, obj: pa.RecordBatchReader | pa.Table | Appended
     ) -> None:
-        """Replace the materialized partitions with the stream's rows, counting as it goes."""
+        """Write the stream's rows to the materialized partitions, counting as it goes.
+
+        The partitions are replaced, or, for `Appended` rows, keep what they hold and gain them.
+        """
         keys = _checked_keys(sorted(context.asset_partition_keys))
+        replace = not isinstance(obj, Appended)
+        rows = obj.rows if isinstance(obj, Appended) else obj
         reader = (
-            obj
-            if isinstance(obj, pa.RecordBatchReader)
-            else pa.RecordBatchReader.from_batches(obj.schema, obj.to_batches())
+            rows
+            if isinstance(rows, pa.RecordBatchReader)
+            else pa.RecordBatchReader.from_batches(rows.schema, rows.to_batches())
         )
         per_partition: Counter[str] = Counter()
         per_file: Counter[str] = Counter()
@@ -142,42 +151,87 @@ class DeltaLakeIOManager(dg.ConfigurableIOManager):
             raise
         # A commit that fails leaves files no table version names (vacuum removes them); they
         # are not deleted here, as a commit whose reply was lost may still have landed.
-        commit_overwrite(
-            path, self.storage_options(), actions, reader.schema, PARTITION_COLUMN, keys
+        commit_files(
+            path,
+            self.storage_options(),
+            actions,
+            reader.schema,
+            PARTITION_COLUMN,
+            keys,
+            replace=replace,
         )
+        table = DeltaTable(path, storage_options=self.storage_options())
         # Output metadata is copied to every partition of a range run, so the row count is only
         # a partition's own when the run wrote one partition.
-        row_count = {"dagster/row_count": sum(per_partition.values())} if len(keys) == 1 else {}
+        row_count = {"dagster/row_count": _partition_rows(table, keys[0])} if len(keys) == 1 else {}
         context.add_output_metadata(
             {
                 **row_count,
+                "lake_write": "replace" if replace else "append",
                 "run_rows_by_partition": {k: per_partition.get(k, 0) for k in keys},
                 "run_rows_by_file": dict(sorted(per_file.items())),
-                "delta_version": DeltaTable(path, storage_options=self.storage_options()).version(),
+                "delta_version": table.version(),
                 "path": path,
             }
         )
 
     def load_input(self, context: dg.InputContext) -> ds.Dataset:
         """A lazy dataset of the partitions the step reads (scanned by DuckDB, not loaded here)."""
-        table = DeltaTable(
-            self.table_uri(context.asset_key), storage_options=self.storage_options()
-        )
-        keys = sorted(context.asset_partition_keys)
-        dataset = table.to_pyarrow_dataset(file_pruning_predicate=[(PARTITION_COLUMN, "in", keys)])
+        return self._dataset(context.asset_key, sorted(context.asset_partition_keys))
+
+    def distinct_values(
+        self, key: dg.AssetKey, partitions: list[str], columns: list[str]
+    ) -> set[tuple[str | None, ...]]:
+        """The distinct combinations of string `columns` in `partitions` (none if no table).
+
+        Read a batch at a time, each column dictionary-decoded: made for lineage columns, which
+        hold a few values over millions of rows (0.13 s for a 2.1 M-row day of orders).
+        """
+        try:
+            dataset = self._dataset(key, partitions, dictionary_columns=columns)
+        except TableNotFoundError:
+            return set()
+        found: set[tuple[str | None, ...]] = set()
+        for batch in dataset.to_batches(columns=columns):
+            groups = pa.Table.from_batches([batch]).group_by(columns).aggregate([])
+            found.update(zip(*(groups.column(c).to_pylist() for c in columns), strict=True))
+        return found
+
+    def _dataset(
+        self, key: dg.AssetKey, partitions: list[str], dictionary_columns: list[str] | None = None
+    ) -> ds.Dataset:
+        table = DeltaTable(self.table_uri(key), storage_options=self.storage_options())
+        pruning: list[tuple[str, str, Any]] = [(PARTITION_COLUMN, "in", partitions)]
+        dataset = table.to_pyarrow_dataset(file_pruning_predicate=pruning)
         if self._on_s3():
             return dataset
         # Locally, the same files on the local file system: engines then read them natively
         # (DuckDB's own Parquet reader: parallel, and inside its memory limit) instead of through
         # delta-rs's Python file system.
-        files = table.file_uris(file_pruning_predicate=[(PARTITION_COLUMN, "in", keys)])
         partitioning = ds.partitioning(
             pa.schema([dataset.schema.field(PARTITION_COLUMN)]), flavor="hive"
         )
-        return ds.dataset(
-            files,
-            schema=dataset.schema,
-            format="parquet",
-            partitioning=partitioning,
-            partition_base_dir=self.table_uri(context.asset_key),
+        parquet = ds.ParquetFileFormat(
+            read_options=ds.ParquetReadOptions(dictionary_columns=dictionary_columns or [])
         )
+        return ds.dataset(
+            table.file_uris(file_pruning_predicate=pruning),
+            schema=dataset.schema,
+            format=parquet,
+            partitioning=partitioning,
+            partition_base_dir=self.table_uri(key),
+        )
+
+
+@dataclass(frozen=True)
+class Appended:
+    """Rows for partitions that keep the rows they hold: the write adds files, removes none."""
+
+    rows: pa.RecordBatchReader | pa.Table
+
+
+def _partition_rows(table: DeltaTable, partition: str) -> int:
+    """A partition's rows, from the commit log's per-file counts (recorded by every write here)."""
+    added = pa.table(table.get_add_actions(flatten=True))
+    mine = pc.equal(added.column(f"partition.{PARTITION_COLUMN}"), partition)
+    return int(pc.sum(added.column("num_records").filter(mine)).as_py() or 0)

@@ -209,19 +209,22 @@ def _stats(metadata: pq.FileMetaData) -> str:
     return json.dumps({"numRecords": metadata.num_rows, "nullCount": nulls})
 
 
-def commit_overwrite(
+def commit_files(
     uri: str,
     storage_options: dict[str, str] | None,
     actions: list[AddAction],
     schema: pa.Schema,
     partition_column: str,
     partitions: list[str],
+    *,
+    replace: bool,
 ) -> None:
-    """Replace `partitions` of the Delta table at `uri` with the files of `actions`, in one commit.
+    """Add the files of `actions` to the Delta table at `uri` in one commit.
 
-    The table's schema becomes its own columns plus the new ones of `schema` (a column is never
-    dropped, so older days keep reading); a column whose type changed is refused. A missing
-    table is created.
+    With `replace`, they replace `partitions`; without, those partitions keep their files and
+    gain these (nothing is committed when there are none). The table's schema becomes its own
+    columns plus the new ones of `schema` (a column is never dropped, so older days keep
+    reading); a column whose type changed is refused. A missing table is created.
     """
     written = Schema.from_arrow(schema)
     try:
@@ -239,13 +242,15 @@ def commit_overwrite(
         )
         return
     merged = _merged(table.schema(), written)
+    if not replace and not actions:
+        return
     changes: list[AddAction | RemoveAction] = [*actions]
     table.create_write_transaction(
         changes,
-        mode="overwrite",
+        mode="overwrite" if replace else "append",
         schema=merged,
         partition_by=[partition_column],
-        partition_filters=[(partition_column, "in", partitions)],
+        partition_filters=[(partition_column, "in", partitions)] if replace else None,
     )
 
 

@@ -1,9 +1,11 @@
 import dagster as dg
 from deltalake import DeltaTable
 
-from etl_platform.assets.raw import build_raw_asset
+from etl_platform.assets.raw import build_raw_asset, files_to_add
 from etl_platform.assets.staging import build_staging_assets
 from etl_platform.environment import local_resources
+from etl_platform.ingest.landing import LandedFile
+from etl_platform.ingest.ledger import LedgerDecision
 from etl_platform.io.duckdb_warehouse import DuckDBWarehouse
 from etl_platform.sources.model import SPEC_DIR, Quality, SchemaPolicy, load_spec
 
@@ -21,7 +23,7 @@ def land(tmp_path, name: str, header: str, rows: list[str]) -> None:
 
 
 def materialize_raw(
-    tmp_path, policy: SchemaPolicy, with_staging: bool = False
+    tmp_path, policy: SchemaPolicy, with_staging: bool = False, rewrite: bool = False
 ) -> dg.ExecuteInProcessResult:
     # Whole files go to quarantine here: the quarantine-rate gate would (rightly) stop the run.
     spec = ORDERS.model_copy(
@@ -31,7 +33,12 @@ def materialize_raw(
     assets = [build_raw_asset(spec)] + ([build_staging_assets(spec)] if with_staging else [])
     with dg.DagsterInstance.ephemeral() as instance:
         return dg.materialize(
-            assets, partition_key=DAY, resources=resources, instance=instance, raise_on_error=False
+            assets,
+            partition_key=DAY,
+            resources=resources,
+            instance=instance,
+            raise_on_error=False,
+            run_config={"ops": {"raw__orders": {"config": {"rewrite": rewrite}}}},
         )
 
 
@@ -102,3 +109,95 @@ def test_files_matching_the_spec_pass_the_drift_check(tmp_path):
     result = materialize_raw(tmp_path, SchemaPolicy.FREEZE)
     (drift,) = result.get_asset_check_evaluations()
     assert drift.check_name == "schema_drift" and drift.passed
+
+
+def raw_table(tmp_path) -> DeltaTable:
+    return DeltaTable(str(tmp_path / "lake" / "raw" / "orders"))
+
+
+def ingested_at_by_file(tmp_path) -> dict[str, set]:
+    rows = raw_table(tmp_path).to_pyarrow_table(columns=["_source_file", "_ingested_at"])
+    found: dict[str, set] = {}
+    for row in rows.to_pylist():
+        found.setdefault(row["_source_file"].rsplit("/", 1)[-1], set()).add(row["_ingested_at"])
+    return found
+
+
+def raw_metadata(result: dg.ExecuteInProcessResult) -> dict:
+    (materialization,) = result.asset_materializations_for_node("raw__orders")
+    return {k: v.value for k, v in materialization.metadata.items()}
+
+
+def test_a_new_file_is_added_to_its_day_without_reading_the_days_files_again(tmp_path):
+    land(tmp_path, "a.csv", HEADER, [ROW])
+    assert materialize_raw(tmp_path, SchemaPolicy.EVOLVE).success
+    first = ingested_at_by_file(tmp_path)["a.csv"]
+    land(tmp_path, "b.csv", HEADER, [ROW.replace("00000001", "00000002")] * 2)
+
+    result = materialize_raw(tmp_path, SchemaPolicy.EVOLVE, with_staging=True)
+
+    assert result.success
+    metadata = raw_metadata(result)
+    assert metadata["lake_write"] == "append"
+    assert (metadata["files_loaded"], metadata["files_read"]) == (2, 1)
+    assert metadata["run_rows_by_file"] == {f"orders/{DAY}/b.csv": 2}
+    assert metadata["dagster/row_count"] == 3  # the day's rows, not the run's
+    assert ingested_at_by_file(tmp_path)["a.csv"] == first  # a.csv was not read again
+    assert raw_table(tmp_path).history(1)[0]["operationParameters"]["mode"] == "Append"
+    # Staging reads the whole day: a.csv's line, b.csv's line and its exact copy.
+    staged = warehouse_rows(tmp_path, "SELECT order_id FROM staging.orders ORDER BY 1")
+    assert staged == [("ORD-00000001",), ("ORD-00000002",)]
+
+
+def test_a_run_with_no_new_file_commits_nothing(tmp_path):
+    land(tmp_path, "a.csv", HEADER, [ROW])
+    assert materialize_raw(tmp_path, SchemaPolicy.EVOLVE).success
+    version = raw_table(tmp_path).version()
+
+    result = materialize_raw(tmp_path, SchemaPolicy.EVOLVE)
+
+    assert result.success and raw_table(tmp_path).version() == version
+    assert raw_metadata(result)["files_read"] == 0
+    assert raw_metadata(result)["dagster/row_count"] == 1
+
+
+def test_a_file_whose_content_changed_replaces_its_day(tmp_path):
+    land(tmp_path, "a.csv", HEADER, [ROW])
+    land(tmp_path, "b.csv", HEADER, [ROW.replace("00000001", "00000002")])
+    assert materialize_raw(tmp_path, SchemaPolicy.EVOLVE).success
+    land(tmp_path, "a.csv", HEADER, [ROW.replace("00000001", "00000003")] * 2)
+
+    result = materialize_raw(tmp_path, SchemaPolicy.EVOLVE)
+
+    metadata = raw_metadata(result)
+    assert metadata["lake_write"] == "replace"
+    assert (metadata["files_read"], metadata["dagster/row_count"]) == (2, 3)
+    orders = raw_table(tmp_path).to_pyarrow_table(columns=["order_id"]).column(0).to_pylist()
+    assert sorted(orders) == ["ORD-00000002", "ORD-00000003", "ORD-00000003"]
+
+
+def test_the_rewrite_setting_reads_every_file_of_the_day_again(tmp_path):
+    land(tmp_path, "a.csv", HEADER, [ROW])
+    assert materialize_raw(tmp_path, SchemaPolicy.EVOLVE).success
+    first = ingested_at_by_file(tmp_path)["a.csv"]
+
+    result = materialize_raw(tmp_path, SchemaPolicy.EVOLVE, rewrite=True)
+
+    assert raw_metadata(result)["lake_write"] == "replace"
+    assert raw_metadata(result)["dagster/row_count"] == 1
+    assert ingested_at_by_file(tmp_path)["a.csv"] != first
+
+
+def decision(key: str, sha: str, duplicate_of: str | None = None) -> LedgerDecision:
+    landed = LandedFile(key=key, size=1, mtime_ns=0, etag="e", partition_key=DAY)
+    return LedgerDecision(landed, sha, duplicate_of)
+
+
+def test_only_files_held_exactly_as_they_would_be_written_again_allow_adding():
+    loaded = [decision("a", "1"), decision("b", "2")]
+    assert files_to_add(loaded, {}, set()) == loaded
+    assert files_to_add(loaded, {}, {("a", "1", None)}) == [loaded[1]]
+    assert files_to_add(loaded, {}, {("a", "1", None), ("b", "2", None)}) == []
+    assert files_to_add(loaded, {}, {("a", "0", None)}) is None  # content changed
+    assert files_to_add(loaded, {"a": "freeze"}, {("a", "1", None)}) is None  # now rejected
+    assert files_to_add(loaded, {}, {("c", "3", None)}) is None  # no longer loaded

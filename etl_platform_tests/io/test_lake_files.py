@@ -5,7 +5,7 @@ import pytest
 from deltalake import DeltaTable
 
 from etl_platform.io import lake_files
-from etl_platform.io.lake_files import PartitionedParquetFiles, commit_overwrite
+from etl_platform.io.lake_files import PartitionedParquetFiles, commit_files
 
 DAYS = ["2026-11-01", "2026-11-02"]
 
@@ -30,7 +30,7 @@ def write(root, tables: list[pa.Table], days: list[str]) -> None:
     for table in tables:
         for batch in table.to_batches(max_chunksize=300):
             files.write(batch)
-    commit_overwrite(str(root), None, files.close(), schema, "_partition_date", days)
+    commit_files(str(root), None, files.close(), schema, "_partition_date", days, replace=True)
 
 
 def read(root) -> list[dict]:
@@ -119,7 +119,9 @@ def test_a_long_range_keeps_few_files_open_and_loses_no_row(tmp_path, monkeypatc
     for batch in batches:
         files.write(batch)
         assert len(files._open) <= 3
-    commit_overwrite(str(root), None, files.close(), batches[0].schema, "_partition_date", days)
+    commit_files(
+        str(root), None, files.close(), batches[0].schema, "_partition_date", days, replace=True
+    )
 
     assert len(read(root)) == 20 * 40 + 2 * 5 * 7
     counts = (
