@@ -26,15 +26,16 @@ if not hasattr(sys.modules["__main__"], "__file__"):
     sys.modules["__main__"].__file__ = "<pytest-xdist worker>"
 
 
-def dbt_test(
-    select: list[str], target: str, target_path: Path, env: dict[str, str]
+def dbt(
+    command: list[str], select: list[str], target: str, target_path: Path, env: dict[str, str]
 ) -> subprocess.CompletedProcess:
-    """The real `dbt test --select <select>` of the project on `target`, artifacts in `target_path`.
+    """The real `dbt <command> --select <select>` of the project on `target`.
 
-    `env` is added to this process's environment (the warehouse's location, a window).
+    Artifacts go to `target_path`; `env` is added to this process's environment (the warehouse's
+    location, a window).
     """
     return subprocess.run(
-        [DBT_EXECUTABLE, "test", "--select", *select,
+        [DBT_EXECUTABLE, *command, "--select", *select,
          "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
          "--target", target, "--target-path", str(target_path), "--no-use-colors"],
         env={**os.environ, **env}, capture_output=True, text=True, timeout=600,

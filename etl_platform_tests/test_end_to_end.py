@@ -14,7 +14,7 @@ import pytest
 from deltalake import DeltaTable
 
 from etl_platform.definitions import defs
-from etl_platform_tests.conftest import dbt_test
+from etl_platform_tests.conftest import dbt
 
 DAYS = ["2026-11-01", "2026-11-02", "2026-11-03"]
 BIN = Path(sys.executable).parent
@@ -193,8 +193,8 @@ def test_a_days_dbt_tests_read_that_day_of_the_marts_and_staging_views(demo, tmp
 
     def dbt_test_on(day: str | None) -> subprocess.CompletedProcess:
         window = {"ETL_MIN_DATE": day, "ETL_MAX_DATE": day} if day else {}
-        return dbt_test(
-            ["fct_order_lines", "stg_marketplace__orders"], "local", tmp_path / "target",
+        return dbt(
+            ["test"], ["fct_order_lines", "stg_marketplace__orders"], "local", tmp_path / "target",
             {"ETL_DATA_DIR": str(tmp_path), **window},
         )  # fmt: skip
 
@@ -209,6 +209,50 @@ def test_a_days_dbt_tests_read_that_day_of_the_marts_and_staging_views(demo, tmp
             "not_null_fct_order_lines_customer_id",
             "not_null_stg_marketplace__orders_customer_id",
         }, result.stdout[-3000:]
+
+
+def test_a_daily_mart_rebuild_replaces_exactly_its_window(demo, tmp_path):
+    data_dir, _ = demo
+    shutil.copy(data_dir / "warehouse.duckdb", tmp_path / "warehouse.duckdb")
+    lines = "SELECT * FROM curated.fct_order_lines WHERE order_date = DATE '{}' ORDER BY ALL"
+    before = {day: query(tmp_path, lines.format(day)) for day in DAYS}
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    try:  # the middle day's lines withdrawn; a change on the first day, outside the window
+        con.execute(f"DELETE FROM staging.orders WHERE _partition_date = DATE '{DAYS[1]}'")
+        con.execute(f"UPDATE staging.orders SET quantity = 99 WHERE _partition_date = '{DAYS[0]}'")
+    finally:
+        con.close()
+
+    def run_mart(*flags: str) -> subprocess.CompletedProcess:
+        window = {"ETL_MIN_DATE": DAYS[1], "ETL_MAX_DATE": DAYS[1]}
+        return dbt(
+            ["run", *flags], ["fct_order_lines"], "local", tmp_path / "target",
+            {"ETL_DATA_DIR": str(tmp_path), **window},
+        )  # fmt: skip
+
+    result = run_mart()
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert query(tmp_path, lines.format(DAYS[1])) == []  # an empty rebuild empties its day
+    assert query(tmp_path, lines.format(DAYS[0])) == before[DAYS[0]]  # outside the window
+    assert query(tmp_path, lines.format(DAYS[2])) == before[DAYS[2]]
+
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    try:
+        con.execute("ALTER TABLE curated.fct_order_lines ADD COLUMN retired_column INTEGER")
+    finally:
+        con.close()
+    result = run_mart()
+    assert result.returncode == 1 and "rebuild it with --full-refresh" in result.stdout
+    result = run_mart("--full-refresh")  # every day, from staging as it is now
+    assert result.returncode == 0, result.stdout[-3000:]
+    quantities = query(
+        tmp_path,
+        "SELECT order_date, min(quantity), max(quantity) FROM curated.fct_order_lines GROUP BY 1",
+    )
+    assert {(str(day), low, high) for day, low, high in quantities if low == high == 99} == {
+        (DAYS[0], 99, 99)
+    }
+    assert DAYS[1] not in {str(day) for day, *_ in quantities}
 
 
 def test_the_curated_no_leak_check_finds_a_raw_pii_value_in_the_runs_day_of_a_view(demo, tmp_path):

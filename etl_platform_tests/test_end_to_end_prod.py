@@ -20,7 +20,7 @@ from psycopg import sql
 
 from etl_platform.demo.summary import CURATED
 from etl_platform.environment import DBT_PROJECT_DIR
-from etl_platform_tests.conftest import dbt_test
+from etl_platform_tests.conftest import dbt
 
 ARGS = ["--days", "2", "--orders-per-day", "300"]
 
@@ -101,7 +101,7 @@ def test_the_dbt_unit_tests_pass_on_both_engines(built, target, tmp_path):
     if target == "prod":
         pg = {"HOST": "127.0.0.1", "PORT": "5432", "USER": "postgres", "DATABASE": database}
         env |= {f"ETL_PG_{name}": value for name, value in pg.items()}
-    result = dbt_test(["test_type:unit"], target, tmp_path / "target", env)
+    result = dbt(["test"], ["test_type:unit"], target, tmp_path / "target", env)
     assert result.returncode == 0, result.stdout[-3000:]
     results = json.loads((tmp_path / "target" / "run_results.json").read_text())["results"]
     manifest = json.loads((DBT_PROJECT_DIR / "target" / "manifest.json").read_text())

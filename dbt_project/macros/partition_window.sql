@@ -23,16 +23,3 @@
     {%- endif -%}
     {{ date_column }} between date '{{ min_date }}' and date '{{ max_date }}'
 {%- endmacro %}
-
-
-{% macro clear_partition_window(date_column) -%}
-    {#-
-        Pre-hook of the daily marts. delete+insert only deletes the days present in the new batch,
-        so a day whose rebuild comes out empty (every line cancelled, a bad file withdrawn) would
-        keep its old rows. Clearing the whole window first makes a rebuild replace it exactly.
-        Runs in the same transaction as the insert.
-    -#}
-    {%- if is_incremental() -%}
-        delete from {{ this }} where {{ partition_window(date_column) }}
-    {%- endif -%}
-{%- endmacro %}

@@ -22,7 +22,7 @@ from etl_platform.partitions import daily_partitions
 from etl_platform.sensors.curated import CuratedFollowOn, CuratedGraph, build_curated_sensor
 
 MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
-# The dbt tag of the marts rebuilt day by day (incremental, delete+insert on their date).
+# The dbt tag of the marts rebuilt day by day (materialized daily_partitions, on their date).
 DAILY_TAG = "partitioned_daily"
 # What a run builds: the models and their data tests. Unit tests check the models' SQL on fixed
 # rows, so they pass or fail with the code, not the data: they run in the test suite (dbt's own
@@ -54,7 +54,7 @@ def window_columns(manifest: Path = MANIFEST) -> dict[dg.AssetKey, str]:
     """The date column that bounds each model to a run's days, for the models that have one.
 
     A daily mart's is its `unique_key` (models tagged `partitioned_daily`): a run rebuilds
-    exactly its window's days of it (delete+insert, after `clear_partition_window`). A staging
+    exactly its window's days of it (the `daily_partitions` materialization). A staging
     view's is its `meta.window_column`: a day of it is a day of its staging table, which that
     day's staging run wrote and checked. A check of what a run built reads those days only, as
     the models' own dbt tests do (`window_column` in `macros/window_tests.sql`, whose precedence

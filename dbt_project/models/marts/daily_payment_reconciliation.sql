@@ -1,9 +1,7 @@
 {{
     config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
+        materialized='daily_partitions',
         unique_key='reconciliation_date',
-        pre_hook="{{ clear_partition_window('reconciliation_date') }}",
         tags=['partitioned_daily'],
     )
 }}
@@ -14,7 +12,7 @@ reconciliation as (
 
     select * from {{ ref('payment_reconciliation') }}
 
-    {% if is_incremental() %}
+    {% if rebuilds_window() %}
     where {{ partition_window('reconciliation_date') }}
     {% endif %}
 

@@ -1,9 +1,7 @@
 {{
     config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
+        materialized='daily_partitions',
         unique_key='order_date',
-        pre_hook="{{ clear_partition_window('order_date') }}",
         tags=['partitioned_daily'],
     )
 }}
@@ -14,7 +12,7 @@ order_lines as (
 
     select * from {{ ref('stg_marketplace__orders') }}
 
-    {% if is_incremental() %}
+    {% if rebuilds_window() %}
     where {{ partition_window('order_date') }}
     {% endif %}
 

@@ -1,9 +1,7 @@
 {{
     config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
+        materialized='daily_partitions',
         unique_key='payment_date',
-        pre_hook="{{ clear_partition_window('payment_date') }}",
         tags=['partitioned_daily'],
     )
 }}
@@ -14,7 +12,7 @@ payments as (
 
     select * from {{ ref('stg_marketplace__payments') }}
 
-    {% if is_incremental() %}
+    {% if rebuilds_window() %}
     where {{ partition_window('payment_date') }}
     {% endif %}
 

@@ -1,9 +1,7 @@
 {{
     config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
+        materialized='daily_partitions',
         unique_key='reconciliation_date',
-        pre_hook="{{ clear_partition_window('reconciliation_date') }}",
         tags=['partitioned_daily'],
     )
 }}
@@ -14,7 +12,7 @@ order_lines as (
 
     select * from {{ ref('fct_order_lines') }}
 
-    {% if is_incremental() %}
+    {% if rebuilds_window() %}
     where {{ partition_window('order_date') }}
     {% endif %}
 
@@ -27,7 +25,7 @@ known_orders as (
 
     select distinct order_id from {{ ref('fct_order_lines') }}
 
-    {% if is_incremental() %}
+    {% if rebuilds_window() %}
     where not ({{ partition_window('order_date') }})
     {% else %}
     where false
@@ -182,7 +180,7 @@ final as (
 
     -- Orders were already limited to the window; this limits payments without an order,
     -- whose day is only known after the join.
-    {% if is_incremental() %}
+    {% if rebuilds_window() %}
     where {{ partition_window('reconciliation_date') }}
     {% endif %}
 
