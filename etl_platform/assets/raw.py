@@ -102,26 +102,15 @@ def build_raw_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         decisions = ledger.register(warehouse, spec.name, hashed, context.run_id)
         loaded = [d for d in decisions if d.load]
         events = {key: d.describe() for key, d in drifts.items() if d is not None}
-        held = (
-            set()
-            if config.rewrite
-            else lake_io_manager.distinct_values(
-                raw_key(spec), context.partition_keys, FILE_IDENTITY
-            )
-        )
+        held = lake_io_manager.distinct_values(raw_key(spec), context.partition_keys, FILE_IDENTITY)
         adding = None if config.rewrite else files_to_add(loaded, rejected, held)
-        stream = raw_stream(
-            landing,
-            loaded if adding is None else adding,
-            spec.format,
-            raw_columns(spec, accepted),
-            rejected,
-        )
+        reading = loaded if adding is None else adding
+        stream = raw_stream(landing, reading, spec.format, raw_columns(spec, accepted), rejected)
         yield dg.Output(
             stream if adding is None else Appended(stream),
             metadata={
                 "files_loaded": len(loaded),
-                "files_read": len(loaded if adding is None else adding),
+                "files_read": len(reading),
                 "files_skipped_as_redelivered": {
                     d.file.key: d.duplicate_of for d in decisions if not d.load
                 },

@@ -184,7 +184,7 @@ class DeltaLakeIOManager(dg.ConfigurableIOManager):
     ) -> set[tuple[str | None, ...]]:
         """The distinct combinations of string `columns` in `partitions` (none if no table).
 
-        Read a batch at a time, each column dictionary-decoded: made for lineage columns, which
+        Read a batch at a time, each column as a dictionary: made for lineage columns, which
         hold a few values over millions of rows (0.13 s for a 2.1 M-row day of orders).
         """
         try:

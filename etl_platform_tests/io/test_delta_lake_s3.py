@@ -5,7 +5,7 @@ import pyarrow.dataset as ds
 import pytest
 from deltalake import DeltaTable, write_deltalake
 
-from etl_platform.io.delta_lake import DeltaLakeIOManager
+from etl_platform.io.delta_lake import Appended, DeltaLakeIOManager
 
 PARTITIONS = dg.DailyPartitionsDefinition(start_date="2026-11-01", timezone="Asia/Kolkata")
 VERSION = {"v": 1}  # what the asset writes: bumped to prove a rerun replaces a partition
@@ -100,6 +100,36 @@ def test_rerunning_a_partition_on_s3_gives_the_same_rows(lake):
     materialize(lake, "2026-11-01")
     assert sorted(table(lake).to_pyarrow_table().to_pylist(), key=str) == first
     assert table(lake).version() == 1
+
+
+@dg.asset(key=["raw", "t"], partitions_def=PARTITIONS, io_manager_key="lake_io_manager")
+def t_added(context: dg.AssetExecutionContext) -> Appended:
+    """Rows of another file, added to the day: what raw writes when a day gains a file."""
+    day = context.partition_key
+    return Appended(
+        pa.table({"v": [f"{day}:added"], "_partition_date": [day], "_source_file": ["b"]})
+    )
+
+
+def test_rows_added_to_a_day_on_s3_keep_its_rows_in_one_commit(lake):
+    materialize(lake, "2026-11-01")
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = dg.materialize(
+            [t_added], partition_key="2026-11-01", resources={"lake_io_manager": lake},
+            instance=instance,
+        )  # fmt: skip
+
+    metadata = {
+        k: v.value for k, v in result.asset_materializations_for_node("raw__t")[0].metadata.items()
+    }
+    assert metadata["lake_write"] == "append" and metadata["dagster/row_count"] == 4
+    assert table(lake).version() == 1
+    assert len(read_back(lake, ["2026-11-01"])) == 4
+    assert lake.distinct_values(dg.AssetKey(["raw", "t"]), ["2026-11-01"], ["_source_file"]) == {
+        ("2026-11-01.csv",),
+        ("b",),
+    }
+    assert lake.distinct_values(dg.AssetKey(["raw", "none"]), ["2026-11-01"], ["v"]) == set()
 
 
 def test_two_writers_committing_at_once_both_land(lake):
