@@ -3,7 +3,6 @@
 from collections.abc import Iterator
 
 import dagster as dg
-import pyarrow as pa
 from pydantic import Field
 
 from etl_platform.ingest import ledger
@@ -11,7 +10,7 @@ from etl_platform.ingest.drift import detect, raw_columns, rejection
 from etl_platform.ingest.landing import LandingZone
 from etl_platform.ingest.ledger import LedgerDecision
 from etl_platform.ingest.raw_stream import FILE_IDENTITY, landed_header, raw_stream
-from etl_platform.io.delta_lake import Appended, DeltaLakeIOManager
+from etl_platform.io.delta_lake import DayWrite, DeltaLakeIOManager
 from etl_platform.io.warehouse import Warehouse
 from etl_platform.memory import return_freed_memory
 from etl_platform.partitions import daily_partitions
@@ -73,6 +72,9 @@ def build_raw_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         io_manager_key="lake_io_manager",
         # The ledger lives in the DuckDB warehouse, which takes one writer at a time.
         pool=WAREHOUSE_POOL,
+        # Two runs of a day at once (files landing seconds apart, in prod's larger pool): the
+        # later commit fails rather than add a file twice, and its retry reads the day again.
+        retry_policy=dg.RetryPolicy(max_retries=2, delay=1),
         metadata={"landing_prefix": spec.landing.prefix, "format": spec.format},
         check_specs=[
             dg.AssetCheckSpec(
@@ -89,7 +91,7 @@ def build_raw_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         landing: LandingZone,
         warehouse: Warehouse,
         lake_io_manager: dg.ResourceParam[DeltaLakeIOManager],
-    ) -> Iterator[dg.Output[pa.RecordBatchReader | Appended] | dg.AssetCheckResult]:
+    ) -> Iterator[dg.Output[DayWrite] | dg.AssetCheckResult]:
         return_freed_memory()
         files = landing.files_for(spec.landing.prefix, spec.landing.pattern, context.partition_keys)
         drifts = {
@@ -102,12 +104,12 @@ def build_raw_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         decisions = ledger.register(warehouse, spec.name, hashed, context.run_id)
         loaded = [d for d in decisions if d.load]
         events = {key: d.describe() for key, d in drifts.items() if d is not None}
-        held = lake_io_manager.distinct_values(raw_key(spec), context.partition_keys, FILE_IDENTITY)
-        adding = None if config.rewrite else files_to_add(loaded, rejected, held)
+        held = lake_io_manager.read_days(raw_key(spec), context.partition_keys, FILE_IDENTITY)
+        adding = None if config.rewrite else files_to_add(loaded, rejected, held.values)
         reading = loaded if adding is None else adding
         stream = raw_stream(landing, reading, spec.format, raw_columns(spec, accepted), rejected)
         yield dg.Output(
-            stream if adding is None else Appended(stream),
+            DayWrite(stream, append=adding is not None, read_version=held.version),
             metadata={
                 "files_loaded": len(loaded),
                 "files_read": len(reading),

@@ -22,8 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
-from deltalake import DeltaTable, Field, Schema
-from deltalake.exceptions import TableNotFoundError
+from deltalake import CommitProperties, DeltaTable, Field, Schema, Transaction
+from deltalake.exceptions import CommitFailedError, DeltaError
 from deltalake.schema import PrimitiveType
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
@@ -209,6 +209,10 @@ def _stats(metadata: pq.FileMetaData) -> str:
     return json.dumps({"numRecords": metadata.num_rows, "nullCount": nulls})
 
 
+class ConcurrentDayWriteError(RuntimeError):
+    """Another write to the same days committed after this one read the table: nothing landed."""
+
+
 def commit_files(
     uri: str,
     storage_options: dict[str, str] | None,
@@ -218,39 +222,67 @@ def commit_files(
     partitions: list[str],
     *,
     replace: bool,
+    read_version: int | None,
 ) -> None:
     """Add the files of `actions` to the Delta table at `uri` in one commit.
 
     With `replace`, they replace `partitions`; without, those partitions keep their files and
-    gain these (nothing is committed when there are none). The table's schema becomes its own
-    columns plus the new ones of `schema` (a column is never dropped, so older days keep
-    reading); a column whose type changed is refused. A missing table is created.
+    gain these (nothing is committed when there are none). The write was planned on
+    `read_version` (None: no table yet); every commit names its partitions as Delta application
+    transactions, so a write to the same partitions committed since then makes this one fail
+    (`ConcurrentDayWriteError`) instead of being applied on top: two runs adding the same new
+    file would load it twice. Writes to other partitions are rebased as usual. The table's
+    schema becomes its own columns plus the new ones of `schema` (a column is never dropped, so
+    older days keep reading); a column whose type changed is refused.
     """
     written = Schema.from_arrow(schema)
-    try:
-        # Not `DeltaTable.is_deltatable`: it holds the GIL through its S3 requests, which stalls
-        # every other Python thread (an in-process S3 server among them) until they time out.
-        table = DeltaTable(uri, storage_options=storage_options)
-    except TableNotFoundError:
-        create_table_with_add_actions(
-            uri,
-            written,
-            actions,
-            mode="error",
-            partition_by=[partition_column],
-            storage_options=storage_options,
-        )
+    if read_version is None:
+        try:
+            create_table_with_add_actions(
+                uri,
+                written,
+                actions,
+                mode="error",
+                partition_by=[partition_column],
+                storage_options=storage_options,
+                commit_properties=_claiming(partitions, 0),
+            )
+        except DeltaError as error:
+            if "already exists" not in str(error):
+                raise
+            raise ConcurrentDayWriteError(
+                f"{uri} was created by another write meanwhile"
+            ) from error
         return
+    table = DeltaTable(uri, storage_options=storage_options, version=read_version)
     merged = _merged(table.schema(), written)
     if not replace and not actions:
         return
     changes: list[AddAction | RemoveAction] = [*actions]
-    table.create_write_transaction(
-        changes,
-        mode="overwrite" if replace else "append",
-        schema=merged,
-        partition_by=[partition_column],
-        partition_filters=[(partition_column, "in", partitions)] if replace else None,
+    try:
+        table.create_write_transaction(
+            changes,
+            mode="overwrite" if replace else "append",
+            schema=merged,
+            partition_by=[partition_column],
+            partition_filters=[(partition_column, "in", partitions)] if replace else None,
+            commit_properties=_claiming(partitions, read_version + 1),
+        )
+    except CommitFailedError as error:  # delta-rs's conflict checks, ours among them
+        raise ConcurrentDayWriteError(
+            f"another write to {', '.join(partitions)} of {uri} committed after version "
+            f"{read_version}, which this write was planned on; nothing was committed ({error})"
+        ) from error
+
+
+def _claiming(partitions: list[str], version: int) -> CommitProperties:
+    """Application transactions naming the partitions: concurrent commits that share one fail."""
+    now = int(time.time() * 1000)
+    return CommitProperties(
+        app_transactions=[
+            Transaction(app_id=f"partition:{p}", version=version, last_updated=now)
+            for p in partitions
+        ]
     )
 
 

@@ -6,7 +6,9 @@ from etl_platform.assets.staging import build_staging_assets
 from etl_platform.environment import local_resources
 from etl_platform.ingest.landing import LandedFile
 from etl_platform.ingest.ledger import LedgerDecision
+from etl_platform.io.delta_lake import DayWrite, DeltaLakeIOManager
 from etl_platform.io.duckdb_warehouse import DuckDBWarehouse
+from etl_platform.io.lake_files import commit_files
 from etl_platform.sources.model import SPEC_DIR, Quality, SchemaPolicy, load_spec
 
 ORDERS = load_spec(SPEC_DIR / "orders.yaml")
@@ -201,3 +203,50 @@ def test_only_files_held_exactly_as_they_would_be_written_again_allow_adding():
     assert files_to_add(loaded, {}, {("a", "0", None)}) is None  # content changed
     assert files_to_add(loaded, {"a": "freeze"}, {("a", "1", None)}) is None  # now rejected
     assert files_to_add(loaded, {}, {("c", "3", None)}) is None  # no longer loaded
+
+
+INTERFERE = {"once": False}
+
+
+class InterferingLake(DeltaLakeIOManager):
+    """Before its first write, another writer empties the day the write was planned on."""
+
+    def handle_output(self, context: dg.OutputContext, obj: DayWrite) -> None:
+        if INTERFERE["once"]:
+            INTERFERE["once"] = False
+            uri = self.table_uri(context.asset_key)
+            commit_files(
+                uri, None, [], obj.rows.schema, "_partition_date", [DAY],
+                replace=True, read_version=DeltaTable(uri).version(),
+            )  # fmt: skip
+        super().handle_output(context, obj)
+
+
+def test_a_day_written_by_another_run_meanwhile_is_planned_again_not_added_to(
+    tmp_path, monkeypatch
+):
+    land(tmp_path, "a.csv", HEADER, [ROW])
+    assert materialize_raw(tmp_path, SchemaPolicy.EVOLVE).success
+    land(tmp_path, "b.csv", HEADER, [ROW.replace("00000001", "00000002")])
+    monkeypatch.setitem(INTERFERE, "once", True)
+    resources = {
+        **local_resources(tmp_path),
+        "lake_io_manager": InterferingLake(root=str(tmp_path / "lake")),
+    }
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = dg.materialize(
+            [build_raw_asset(ORDERS)], partition_key=DAY, resources=resources, instance=instance
+        )
+
+    assert result.success
+    retried = [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+    assert len(retried) == 1
+    errors, error = [], retried[0].event_specific_data.error
+    while error is not None:
+        errors.append(error.cls_name)
+        error = error.cause or error.context
+    assert "ConcurrentDayWriteError" in errors, errors
+    # The retry found the day emptied, so it added both files: each once.
+    assert raw_metadata(result)["files_read"] == 2
+    orders = raw_table(tmp_path).to_pyarrow_table(columns=["order_id"]).column(0).to_pylist()
+    assert sorted(orders) == ["ORD-00000001", "ORD-00000002"]

@@ -5,7 +5,7 @@ import pyarrow.dataset as ds
 import pytest
 from deltalake import DeltaTable, write_deltalake
 
-from etl_platform.io.delta_lake import Appended, DeltaLakeIOManager
+from etl_platform.io.delta_lake import DayWrite, DeltaLakeIOManager
 
 PARTITIONS = dg.DailyPartitionsDefinition(start_date="2026-11-01", timezone="Asia/Kolkata")
 VERSION = {"v": 1}  # what the asset writes: bumped to prove a rerun replaces a partition
@@ -103,12 +103,14 @@ def test_rerunning_a_partition_on_s3_gives_the_same_rows(lake):
 
 
 @dg.asset(key=["raw", "t"], partitions_def=PARTITIONS, io_manager_key="lake_io_manager")
-def t_added(context: dg.AssetExecutionContext) -> Appended:
-    """Rows of another file, added to the day: what raw writes when a day gains a file."""
+def t_added(
+    context: dg.AssetExecutionContext, lake_io_manager: dg.ResourceParam[DeltaLakeIOManager]
+) -> DayWrite:
+    """Rows of another file, added to the day as planned on the table: what raw writes."""
     day = context.partition_key
-    return Appended(
-        pa.table({"v": [f"{day}:added"], "_partition_date": [day], "_source_file": ["b"]})
-    )
+    held = lake_io_manager.read_days(dg.AssetKey(["raw", "t"]), [day], ["_source_file"])
+    rows = pa.table({"v": [f"{day}:added"], "_partition_date": [day], "_source_file": ["b"]})
+    return DayWrite(rows, append=True, read_version=held.version)
 
 
 def test_rows_added_to_a_day_on_s3_keep_its_rows_in_one_commit(lake):
@@ -125,11 +127,10 @@ def test_rows_added_to_a_day_on_s3_keep_its_rows_in_one_commit(lake):
     assert metadata["lake_write"] == "append" and metadata["dagster/row_count"] == 4
     assert table(lake).version() == 1
     assert len(read_back(lake, ["2026-11-01"])) == 4
-    assert lake.distinct_values(dg.AssetKey(["raw", "t"]), ["2026-11-01"], ["_source_file"]) == {
-        ("2026-11-01.csv",),
-        ("b",),
-    }
-    assert lake.distinct_values(dg.AssetKey(["raw", "none"]), ["2026-11-01"], ["v"]) == set()
+    held = lake.read_days(dg.AssetKey(["raw", "t"]), ["2026-11-01"], ["_source_file"])
+    assert held.values == {("2026-11-01.csv",), ("b",)} and held.version == 1
+    missing = lake.read_days(dg.AssetKey(["raw", "none"]), ["2026-11-01"], ["v"])
+    assert missing.values == set() and missing.version is None
 
 
 def test_two_writers_committing_at_once_both_land(lake):

@@ -3,9 +3,14 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
 from deltalake import DeltaTable
+from deltalake.exceptions import TableNotFoundError
 
 from etl_platform.io import lake_files
-from etl_platform.io.lake_files import PartitionedParquetFiles, commit_files
+from etl_platform.io.lake_files import (
+    ConcurrentDayWriteError,
+    PartitionedParquetFiles,
+    commit_files,
+)
 
 DAYS = ["2026-11-01", "2026-11-02"]
 
@@ -21,7 +26,20 @@ def rows(day: str, n: int, tag: str = "a", **extra: list) -> pa.Table:
     )
 
 
-def write(root, tables: list[pa.Table], days: list[str]) -> None:
+def version(root) -> int | None:
+    try:
+        return DeltaTable(str(root)).version()
+    except TableNotFoundError:
+        return None
+
+
+def write(
+    root,
+    tables: list[pa.Table],
+    days: list[str],
+    replace: bool = True,
+    read_version: int | str | None = "latest",
+) -> None:
     """What the lake IO manager does: files for the days, then one commit replacing them."""
     schema = tables[0].schema
     files = PartitionedParquetFiles(
@@ -30,7 +48,11 @@ def write(root, tables: list[pa.Table], days: list[str]) -> None:
     for table in tables:
         for batch in table.to_batches(max_chunksize=300):
             files.write(batch)
-    commit_files(str(root), None, files.close(), schema, "_partition_date", days, replace=True)
+    planned = version(root) if read_version == "latest" else read_version
+    commit_files(
+        str(root), None, files.close(), schema, "_partition_date", days,
+        replace=replace, read_version=planned,
+    )  # fmt: skip
 
 
 def read(root) -> list[dict]:
@@ -120,8 +142,9 @@ def test_a_long_range_keeps_few_files_open_and_loses_no_row(tmp_path, monkeypatc
         files.write(batch)
         assert len(files._open) <= 3
     commit_files(
-        str(root), None, files.close(), batches[0].schema, "_partition_date", days, replace=True
-    )
+        str(root), None, files.close(), batches[0].schema, "_partition_date", days,
+        replace=True, read_version=None,
+    )  # fmt: skip
 
     assert len(read(root)) == 20 * 40 + 2 * 5 * 7
     counts = (
@@ -132,3 +155,28 @@ def test_a_long_range_keeps_few_files_open_and_loses_no_row(tmp_path, monkeypatc
     assert dict(zip(*counts.to_pydict().values(), strict=True)) == {
         day: 40 + (14 if day in days[:5] else 0) for day in days
     }
+
+
+def test_a_write_planned_before_another_write_to_its_day_fails_and_changes_nothing(tmp_path):
+    root = tmp_path / "t"
+    write(root, [rows(DAYS[0], 3), rows(DAYS[1], 2)], DAYS)
+    planned = version(root)
+    write(root, [rows(DAYS[0], 1, "b")], [DAYS[0]], replace=False)  # a run that got there first
+
+    with pytest.raises(ConcurrentDayWriteError, match="committed after version 0"):
+        write(root, [rows(DAYS[0], 1, "b")], [DAYS[0]], replace=False, read_version=planned)
+    with pytest.raises(ConcurrentDayWriteError):
+        write(root, [rows(DAYS[0], 1, "c")], [DAYS[0]], read_version=planned)
+    assert [r["v"] for r in read(root)].count(f"{DAYS[0]}:b:0") == 1
+    assert version(root) == 1
+
+    write(root, [rows(DAYS[1], 1, "b")], [DAYS[1]], replace=False, read_version=planned)
+    assert version(root) == 2  # another day's write since its plan does not stop it
+    assert len(read(root)) == 3 + 2 + 1 + 1
+
+
+def test_a_table_created_by_another_write_meanwhile_fails_the_first_write(tmp_path):
+    root = tmp_path / "t"
+    write(root, [rows(DAYS[0], 1)], [DAYS[0]], read_version=None)
+    with pytest.raises(ConcurrentDayWriteError, match="created by another write"):
+        write(root, [rows(DAYS[0], 1, "b")], [DAYS[0]], replace=False, read_version=None)
