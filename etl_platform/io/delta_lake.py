@@ -205,6 +205,11 @@ class DeltaLakeIOManager(dg.ConfigurableIOManager):
         return LakeDays(version=table.version(), values=found)
 
     def _version(self, uri: str) -> int | None:
+        """The table's current version; None when there is no table yet.
+
+        Not `DeltaTable.is_deltatable`: it holds the GIL through its S3 requests, which stalls
+        every other Python thread (an in-process S3 server among them) until they time out.
+        """
         try:
             return DeltaTable(uri, storage_options=self.storage_options()).version()
         except TableNotFoundError:
