@@ -13,7 +13,8 @@
     {%- set date_column = config.require('unique_key') -%}
     {%- set existing = load_cached_relation(this) -%}
     {%- set target = this.incorporate(type='table') -%}
-    {%- set rebuild = existing is not none and not should_full_refresh() -%}
+    {#- The same rule the models filter their inputs by: an existing table, no full refresh. -#}
+    {%- set rebuild = rebuilds_window() -%}
 
     {{ run_hooks(pre_hooks, inside_transaction=False) }}
     {{ run_hooks(pre_hooks, inside_transaction=True) }}

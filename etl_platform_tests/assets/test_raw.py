@@ -49,8 +49,12 @@ def warehouse_rows(tmp_path, sql: str) -> list[tuple]:
         return con.execute(sql).fetchall()
 
 
+def raw_table(tmp_path) -> DeltaTable:
+    return DeltaTable(str(tmp_path / "lake" / "raw" / "orders"))
+
+
 def raw_columns(tmp_path) -> list[str]:
-    return DeltaTable(str(tmp_path / "lake" / "raw" / "orders")).to_pyarrow_table().column_names
+    return raw_table(tmp_path).to_pyarrow_table().column_names
 
 
 def test_evolve_keeps_an_extra_column_in_raw_and_records_the_drift(tmp_path):
@@ -73,7 +77,7 @@ def test_discard_columns_drops_the_extra_column_and_loads_the_rows(tmp_path):
     land(tmp_path, "b.csv", HEADER + ",coupon_code", [ROW + ",DIWALI10"])
     assert materialize_raw(tmp_path, SchemaPolicy.DISCARD_COLUMNS).success
     assert "coupon_code" not in raw_columns(tmp_path)
-    assert DeltaTable(str(tmp_path / "lake" / "raw" / "orders")).count() == 1
+    assert raw_table(tmp_path).count() == 1
 
 
 def test_freeze_sends_a_drifted_file_whole_to_quarantine_and_loads_the_others(tmp_path):
@@ -102,7 +106,7 @@ def test_colliding_headers_send_the_file_to_quarantine_under_any_policy(tmp_path
 def test_a_missing_column_arrives_as_null_for_staging_to_judge(tmp_path):
     land(tmp_path, "a.csv", HEADER.replace(",channel", ""), [ROW.replace(",web", "")])
     assert materialize_raw(tmp_path, SchemaPolicy.EVOLVE).success
-    table = DeltaTable(str(tmp_path / "lake" / "raw" / "orders")).to_pyarrow_table()
+    table = raw_table(tmp_path).to_pyarrow_table()
     assert table.column("channel").to_pylist() == [None]
 
 
@@ -111,10 +115,6 @@ def test_files_matching_the_spec_pass_the_drift_check(tmp_path):
     result = materialize_raw(tmp_path, SchemaPolicy.FREEZE)
     (drift,) = result.get_asset_check_evaluations()
     assert drift.check_name == "schema_drift" and drift.passed
-
-
-def raw_table(tmp_path) -> DeltaTable:
-    return DeltaTable(str(tmp_path / "lake" / "raw" / "orders"))
 
 
 def ingested_at_by_file(tmp_path) -> dict[str, set]:
