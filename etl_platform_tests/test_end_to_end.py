@@ -362,15 +362,47 @@ def test_a_restaged_source_rebuilds_only_the_curated_models_it_feeds(demo):
         assert latest(fct_order_lines) > before[fct_order_lines]
         assert latest(fct_payments) == before[fct_payments]
         (run,) = instance.get_runs(limit=1)
-        checked = {
-            e.dagster_event.event_specific_data.asset_key
+        checks = [
+            e.dagster_event.event_specific_data
             for e in instance.all_logs(
                 run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
             )
-        }
+        ]
+        checked = {c.asset_key for c in checks}
         assert fct_order_lines in checked and fct_payments not in checked  # dbt tests, no-leak
+        # The mart's relationship tests run though the dimensions they read are not rebuilt.
+        relationships = {c.check_name for c in checks if c.check_name.startswith("relationships")}
+        assert len(relationships) == 2
         requests = sensor(dg.build_sensor_context(instance=instance)).run_requests or []
         assert day not in {r.partition_key for r in requests}
+
+
+def test_a_dimension_built_alone_runs_its_own_tests_not_those_of_the_marts_reading_it(
+    demo, tmp_path
+):
+    """`fct_order_lines`' relationship test reads `dim_customers`, but is a check of the mart.
+
+    A run of the dimension alone, on a warehouse without the mart, runs the dimension's tests
+    and succeeds; dbt's default test selection ran the mart's test too, which failed.
+    """
+    data_dir, _ = demo
+    copy = tmp_path / "data"
+    shutil.copytree(data_dir, copy, symlinks=True)
+    con = duckdb.connect(str(copy / "warehouse.duckdb"))
+    con.execute("DROP TABLE curated.fct_order_lines")
+    con.close()
+    materialize(copy, "curated/dim_customers", DAYS[0])
+    with dg.DagsterInstance.from_config(str(copy / "dagster_home")) as instance:
+        (run,) = instance.get_runs(limit=1)
+        checked = {
+            (e.dagster_event.event_specific_data.asset_key.path[-1],
+             e.dagster_event.event_specific_data.check_name)
+            for e in instance.all_logs(
+                run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+            )
+        }  # fmt: skip
+    assert ("dim_customers", "unique_dim_customers_customer_id") in checked
+    assert {model for model, _ in checked} == {"dim_customers"}
 
 
 def test_a_file_landing_again_under_a_new_name_adds_nothing(demo):
