@@ -42,12 +42,31 @@ payments as (
 ),
 
 -- A transaction re-sent on a later day (pending, then settled) is one attempt, in its
--- latest state. (txn_id, payment_date) is unique, so the order below is total. Ranked here
--- and filtered in the next CTE because PostgreSQL has no `qualify`.
-ranked_payments as (
+-- latest state. Only re-sent transactions go through the ranking window: sorting every
+-- payment for the few that repeat was a third of this model's work (10 M order lines, 5.3 M
+-- payments, dbt's memory limit: 11.5 s to 9.7 s, means of six alternated runs; same rows).
+resent_txns as (
+
+    select txn_id
+
+    from payments
+
+    group by txn_id
+
+    having count(*) > 1
+
+),
+
+-- (txn_id, payment_date) is unique, so the order below is total. Ranked here and filtered
+-- outside because PostgreSQL has no `qualify`.
+ranked_resent as (
 
     select
-        *,
+        order_id,
+        payment_date,
+        status,
+        amount_inr,
+        is_captured,
 
         row_number() over (
             partition by txn_id
@@ -56,11 +75,27 @@ ranked_payments as (
 
     from payments
 
+    where exists (
+        select 1 from resent_txns where resent_txns.txn_id = payments.txn_id
+    )
+
 ),
 
 latest_payments as (
 
-    select * from ranked_payments
+    select order_id, payment_date, status, amount_inr, is_captured
+
+    from payments
+
+    where not exists (
+        select 1 from resent_txns where resent_txns.txn_id = payments.txn_id
+    )
+
+    union all
+
+    select order_id, payment_date, status, amount_inr, is_captured
+
+    from ranked_resent
 
     where attempt_rank = 1
 
