@@ -50,7 +50,7 @@ def _backfill(root: Path, landing: Path, days: int) -> _Backfill:
             raise RuntimeError(f"a {days}-day backfill made {len(runs)} runs, not one")
         timing = run_timing(instance, runs[0].run_id)
     layers = step_layers(timing)
-    seconds = {layer: 0.0 for layer, _ in LAYERS}
+    seconds = {layer: 0.0 for layer in LAYERS}
     for step, duration in timing.steps.items():
         if step in layers:  # a step that touched no asset counts as around the steps
             seconds[layers[step]] += duration

@@ -44,7 +44,7 @@ def _row(engine: str, layer: str, m: Measurement, rows: int) -> Row:
 def _platform_rows(result: PlatformResult, rows: int) -> list[Row]:
     if result.total is None:
         raise ValueError("the platform's run was not measured")
-    layers = [_row("platform", layer, result.layers[layer], rows) for layer, _ in LAYERS]
+    layers = [_row("platform", layer, result.layers[layer], rows) for layer in LAYERS]
     return [*layers, _row("platform", "end-to-end", result.total, rows)]
 
 
